@@ -1,0 +1,206 @@
+"""MNIST as one in-memory tensor: finding it, reading it offline, and fast shuffled minibatches.
+
+Files live in torchvision's layout, ``<root>/MNIST/raw/*-idx?-ubyte[.gz]``, where ``<root>`` is
+``$GANCOURSE_DATA`` or the repository's ``data/`` folder. Fill it ahead of an offline class with
+``python -m gancourse.data download``.
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import os
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+
+DATA_ENV = "GANCOURSE_DATA"
+SPLITS = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+_IDX_DTYPES = {0x08: np.uint8}
+
+
+class MNISTFallbackWarning(UserWarning):
+    """Warned once when the 10,000-image test split stands in for the missing training split."""
+
+
+_warned_fallback: set[Path] = set()
+
+
+def data_root() -> Path:
+    """Return the dataset root: ``$GANCOURSE_DATA`` if set, else the repository's ``data/``."""
+    env = os.environ.get(DATA_ENV)
+    return Path(env).expanduser() if env else Path(__file__).resolve().parent.parent / "data"
+
+
+def raw_folder(root: str | Path | None = None) -> Path:
+    """Return the folder that holds (or will hold) the MNIST IDX files."""
+    return Path(root if root is not None else data_root()) / "MNIST" / "raw"
+
+
+def read_idx(path: str | Path) -> torch.Tensor:
+    """Read one IDX file (optionally gzipped) into a uint8 tensor of the shape it declares."""
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        content = f.read()
+    if len(content) < 4 or content[0] != 0 or content[1] != 0 or content[2] not in _IDX_DTYPES:
+        raise ValueError(f"{path} is not an unsigned-byte IDX file (bad magic number)")
+    ndim = content[3]
+    header = 4 + 4 * ndim
+    shape = tuple(int.from_bytes(content[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    expected = int(np.prod(shape))
+    if len(content) - header != expected:
+        raise ValueError(f"{path} declares shape {shape} but holds {len(content) - header} values")
+    array = np.frombuffer(content, dtype=np.uint8, offset=header).reshape(shape)
+    return torch.from_numpy(array.copy())
+
+
+def _split_files(root: str | Path | None, split: str) -> tuple[Path, Path] | None:
+    """Return the (images, labels) files of a split if both exist, plain or gzipped."""
+    folder = raw_folder(root)
+    found = []
+    for name in SPLITS[split]:
+        candidates = [folder / name, folder / f"{name}.gz"]
+        match = next((p for p in candidates if p.is_file()), None)
+        if match is None:
+            return None
+        found.append(match)
+    return found[0], found[1]
+
+
+def has_split(split: str, root: str | Path | None = None) -> bool:
+    """True if both files of `split` ("train" or "test") are on disk under `root`."""
+    return _split_files(root, split) is not None
+
+
+def _read_split(files: tuple[Path, Path]) -> tuple[torch.Tensor, torch.Tensor]:
+    images, labels = read_idx(files[0]), read_idx(files[1])
+    if images.ndim != 3 or images.shape[1:] != (28, 28) or labels.shape != images.shape[:1]:
+        raise ValueError(f"{files[0].parent} holds malformed MNIST: {tuple(images.shape)} / {tuple(labels.shape)}")
+    return images.unsqueeze(1), labels.long()
+
+
+def download_mnist(root: str | Path | None = None) -> Path:
+    """Download both MNIST splits through torchvision into ``<root>/MNIST/raw`` and return it."""
+    from torchvision.datasets import MNIST
+
+    root = Path(root if root is not None else data_root())
+    for train in (True, False):
+        MNIST(str(root), train=train, download=True)
+    return raw_folder(root)
+
+
+def load_mnist(
+    split: str = "train", root: str | Path | None = None, download: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return MNIST ``(images, labels)``: uint8 ``(N, 1, 28, 28)`` and int64 ``(N,)``.
+
+    Missing files are downloaded through torchvision. Offline, a missing training split falls back to
+    the 10,000-image test split (with a one-time warning); with nothing on disk the error says what to do.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {sorted(SPLITS)}, got {split!r}")
+    files = _split_files(root, split)
+    download_error: Exception | None = None
+    if files is None and download:
+        try:
+            download_mnist(root)
+        except (OSError, RuntimeError) as error:  # no network, or a mirror that failed
+            download_error = error
+        files = _split_files(root, split)
+    if files is not None:
+        return _read_split(files)
+
+    fallback = _split_files(root, "test") if split == "train" else None
+    folder = raw_folder(root)
+    if fallback is not None:
+        if folder not in _warned_fallback:
+            _warned_fallback.add(folder)
+            warnings.warn(
+                f"MNIST training split not found in {folder} and could not be downloaded; "
+                "using the 10,000-image test split instead.",
+                MNISTFallbackWarning,
+                stacklevel=2,
+            )
+        return _read_split(fallback)
+
+    names = ", ".join(f"{n}.gz" for n in SPLITS[split] + (SPLITS["test"] if split == "train" else ()))
+    reason = f" (download failed: {download_error})" if download_error else ""
+    raise FileNotFoundError(
+        f"MNIST {split} split not found in {folder}{reason}. Either run "
+        f"`python -m gancourse.data download` on a machine with internet access, or copy {names} "
+        f"into {folder}, or set {DATA_ENV} to a folder that holds MNIST/raw/."
+    )
+
+
+def to_model_range(images: torch.Tensor) -> torch.Tensor:
+    """Map uint8 pixels in [0, 255] to float32 in [-1, 1], the range of a tanh generator."""
+    if images.dtype != torch.uint8:
+        raise TypeError(f"expected uint8 pixels, got {images.dtype}")
+    return images.float().div_(127.5).sub_(1.0)
+
+
+class Batches(Iterator):
+    """Endless shuffled minibatches of images in [-1, 1] (and labels), already on the training device.
+
+    The whole dataset is converted once and kept on ``device``; each epoch is one ``torch.randperm``,
+    so no per-image work happens in the training loop. Incomplete final batches are dropped.
+    """
+
+    def __init__(
+        self,
+        images: torch.Tensor,
+        batch_size: int,
+        *,
+        labels: torch.Tensor | None = None,
+        device: torch.device | str | None = None,
+        seed: int = 0,
+    ) -> None:
+        if not 1 <= batch_size <= len(images):
+            raise ValueError(f"batch_size must be between 1 and {len(images)}, got {batch_size}")
+        if labels is not None and len(labels) != len(images):
+            raise ValueError(f"{len(images)} images but {len(labels)} labels")
+        data = to_model_range(images) if images.dtype == torch.uint8 else images.float()
+        self.images = data.to(device)
+        self.labels = labels.to(device) if labels is not None else None
+        self.batch_size = batch_size
+        self._generator = torch.Generator().manual_seed(seed)
+        self._order = torch.empty(0, dtype=torch.long)
+        self._position = 0
+
+    def __len__(self) -> int:
+        """Number of full batches in one epoch."""
+        return len(self.images) // self.batch_size
+
+    def __next__(self) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        if self._position + self.batch_size > len(self._order):
+            self._order = torch.randperm(len(self.images), generator=self._generator).to(self.images.device)
+            self._position = 0
+        index = self._order[self._position : self._position + self.batch_size]
+        self._position += self.batch_size
+        if self.labels is None:
+            return self.images[index]
+        return self.images[index], self.labels[index]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line: ``python -m gancourse.data download|info [--root DIR]``."""
+    parser = argparse.ArgumentParser(prog="python -m gancourse.data", description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["download", "info"])
+    parser.add_argument("--root", default=None, help=f"dataset root (default: ${DATA_ENV} or data/)")
+    args = parser.parse_args(argv)
+    if args.command == "download":
+        print(f"MNIST downloaded to {download_mnist(args.root)}")
+        return
+    for split in SPLITS:
+        files = _split_files(args.root, split)
+        print(f"{split:5s}: {files[0].parent if files else 'missing'}")
+
+
+if __name__ == "__main__":
+    main()

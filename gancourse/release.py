@@ -1,0 +1,153 @@
+"""Instructor tool: regenerate the student notebooks in ``notebooks/`` from the sources in ``solutions/``.
+
+``python -m gancourse.release`` runs nbgrader's own ``generate_assignment`` for every assignment in a
+scratch copy of the course, checks that no solution and no hidden test leaked, and only then swaps the
+result into ``notebooks/`` (so a failing nbgrader never leaves it deleted or half written). The
+assignments are recorded in the course's ``gradebook.db``, ready for ``nbgrader autograde``.
+``python -m gancourse.release --check`` changes nothing and fails if ``notebooks/`` is out of date.
+"""
+from __future__ import annotations
+
+import argparse
+import filecmp
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import nbformat
+
+SOURCE, RELEASE, CONFIG = "solutions", "notebooks", "nbgrader_config.py"
+MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+_BLOCK = re.compile(r"BEGIN (SOLUTION|HIDDEN TESTS)(.*?)END \1", re.DOTALL)
+
+
+class ReleaseError(RuntimeError):
+    """The release could not be generated, leaked answers, or is out of date."""
+
+
+def course_root(start: str | Path = ".") -> Path:
+    """The nearest folder at or above `start` that holds ``nbgrader_config.py`` and ``solutions/``."""
+    start = Path(start).resolve()
+    for folder in (start, *start.parents):
+        if (folder / CONFIG).is_file() and (folder / SOURCE).is_dir():
+            return folder
+    raise ReleaseError(f"no course found at or above {start} (looked for {CONFIG} beside {SOURCE}/)")
+
+
+def assignments(root: Path) -> list[str]:
+    """Names of the assignments: the folders of ``solutions/`` that hold a notebook."""
+    return sorted(p.name for p in (root / SOURCE).iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
+
+
+def _hidden_lines(cell) -> set[str]:
+    """Stripped lines that only solution or hidden-test regions of a source cell contain."""
+    meta = cell.metadata.get("nbgrader", {})
+    text = cell.source
+    if meta.get("solution") and "BEGIN SOLUTION" not in text:  # a whole-cell answer (written answers)
+        return {line.strip() for line in text.splitlines() if line.strip()}
+    hidden = {line.strip() for block in _BLOCK.finditer(text) for line in block.group(2).splitlines()}
+    visible = {line.strip() for line in _BLOCK.sub("", text).splitlines()}
+    return {line for line in hidden - visible if line and not line.startswith("###")}
+
+
+def find_leaks(source: Path, release: Path) -> list[str]:
+    """Solution or hidden-test lines of `source` that appear in `release`, and leftover nbgrader markers."""
+    src, rel = nbformat.read(source, as_version=4), nbformat.read(release, as_version=4)
+    shared_visible = {line.strip() for cell in src.cells for line in _BLOCK.sub("", cell.source).splitlines()}
+    secret = set().union(*(_hidden_lines(cell) for cell in src.cells)) - shared_visible
+    leaks = []
+    for index, cell in enumerate(rel.cells):
+        for line in cell.source.splitlines():
+            if line.strip() in secret or any(m in line for m in MARKERS):
+                leaks.append(f"{release.name} cell {index}: {line.strip()[:80]}")
+        if cell.cell_type == "code" and cell.get("outputs"):
+            leaks.append(f"{release.name} cell {index}: has outputs")
+    return leaks
+
+
+def _generate(root: Path, workdir: Path, db_url: str) -> Path:
+    """Run nbgrader generate_assignment for every assignment in a scratch copy; return its release folder."""
+    shutil.copy2(root / CONFIG, workdir / CONFIG)
+    shutil.copytree(root / SOURCE, workdir / SOURCE, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    for name in assignments(root):
+        command = [sys.executable, "-m", "nbgrader", "generate_assignment", name, "--force",
+                   f"--CourseDirectory.root={workdir}", f"--CourseDirectory.db_url={db_url}"]
+        result = subprocess.run(command, cwd=workdir, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise ReleaseError(f"nbgrader generate_assignment {name} failed; {RELEASE}/ was left untouched.\n"
+                               f"{result.stdout}{result.stderr}")
+    release = workdir / RELEASE
+    leaks = [leak for name in assignments(root) for nb in sorted((workdir / SOURCE / name).glob("*.ipynb"))
+             for leak in find_leaks(nb, release / name / nb.name)]
+    if leaks:
+        raise ReleaseError("the generated release leaks solutions or hidden tests:\n  " + "\n  ".join(leaks))
+    return release
+
+
+def _differences(expected: Path, actual: Path) -> list[str]:
+    """Files that differ between two release folders (notebooks compared as JSON)."""
+    files = lambda folder: {p.relative_to(folder) for p in folder.rglob("*") if p.is_file()
+                            and ".ipynb_checkpoints" not in p.parts} if folder.is_dir() else set()
+    differ = sorted(str(p) + " (missing)" for p in files(expected) - files(actual))
+    differ += sorted(str(p) + " (not in solutions/)" for p in files(actual) - files(expected))
+    for rel in sorted(files(expected) & files(actual)):
+        a, b = expected / rel, actual / rel
+        same = (json.loads(a.read_text()) == json.loads(b.read_text())) if rel.suffix == ".ipynb" \
+            else filecmp.cmp(a, b, shallow=False)
+        if not same:
+            differ.append(f"{rel} (out of date)")
+    return differ
+
+
+def check(root: Path) -> list[str]:
+    """Regenerate in a scratch folder and list how ``notebooks/`` differs from it (empty: in sync)."""
+    with tempfile.TemporaryDirectory(prefix="gancourse-release-") as tmp:
+        fresh = _generate(root, Path(tmp), f"sqlite:///{Path(tmp) / 'gradebook.db'}")
+        return _differences(fresh, root / RELEASE)
+
+
+def release(root: Path) -> list[str]:
+    """Regenerate ``notebooks/`` from ``solutions/`` and record the assignments in ``gradebook.db``."""
+    target = root / RELEASE
+    with tempfile.TemporaryDirectory(prefix="gancourse-release-", dir=root) as tmp:
+        fresh = _generate(root, Path(tmp), f"sqlite:///{root / 'gradebook.db'}")
+        staged, old = Path(tmp) / "staged", Path(tmp) / "old"
+        shutil.copytree(fresh, staged)
+        if (target / ".gitignore").exists():
+            shutil.copy2(target / ".gitignore", staged / ".gitignore")
+        if target.exists():
+            target.rename(old)
+        staged.rename(target)
+    return assignments(root)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line entry point; returns the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m gancourse.release", description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="change nothing; fail if notebooks/ is out of date")
+    parser.add_argument("--root", default=".", help="course folder (default: the one holding the current folder)")
+    args = parser.parse_args(argv)
+    try:
+        root = course_root(args.root)
+        if args.check:
+            differences = check(root)
+            if differences:
+                print(f"{RELEASE}/ is out of date with {SOURCE}/; run `python -m gancourse.release`:")
+                print("\n".join(f"  {d}" for d in differences))
+                return 1
+            print(f"{RELEASE}/ is in sync with {SOURCE}/ and holds no solution or hidden test.")
+            return 0
+        names = release(root)
+    except ReleaseError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"Regenerated {RELEASE}/ from {SOURCE}/: {', '.join(names)} (no solutions or hidden tests leaked).")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

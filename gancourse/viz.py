@@ -1,0 +1,112 @@
+"""Pictures: image grids, loss curves and a live training view that redraws in place in Jupyter.
+
+Figures are built with ``matplotlib.figure.Figure`` (no pyplot), so they work headless in tests and CI;
+:func:`show` displays them in a notebook and does nothing elsewhere.
+"""
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+
+import torch
+from matplotlib.figure import Figure
+from torchvision.utils import make_grid
+
+
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel (JupyterLab, nbclient, nbgrader), False in plain Python."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and shell.has_trait("kernel")
+
+
+def image_grid(images: torch.Tensor, nrow: int = 8) -> torch.Tensor:
+    """Tile a batch of images in [-1, 1], shape (N, C, H, W), into one (H', W', 3) array in [0, 1]."""
+    if not isinstance(images, torch.Tensor) or images.ndim != 4 or images.shape[1] not in (1, 3):
+        shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+        raise ValueError(f"expected images of shape (N, 1 or 3, H, W), got {shape}")
+    pictures = (images.detach().float().cpu().clamp(-1, 1) + 1) / 2
+    return make_grid(pictures, nrow=nrow, padding=2, pad_value=1.0).permute(1, 2, 0)
+
+
+def _draw_grid(ax, images: torch.Tensor, nrow: int, title: str | None) -> None:
+    ax.imshow(image_grid(images, nrow).numpy(), interpolation="nearest")
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title)
+
+
+def _draw_curves(ax, curves: Mapping[str, Sequence[float]], steps: Sequence[int], ylabel: str) -> None:
+    for name, values in curves.items():
+        ax.plot(steps[: len(values)], values, label=name, linewidth=1)
+    ax.set_xlabel("step")
+    ax.set_ylabel(ylabel)
+    if curves:
+        ax.legend(loc="upper right")
+    ax.grid(alpha=0.3)
+
+
+def grid_figure(images: torch.Tensor, nrow: int = 8, title: str | None = None) -> Figure:
+    """A figure showing `images` (in [-1, 1]) as one grid."""
+    rows = -(-len(images) // nrow)
+    fig = Figure(figsize=(min(nrow, len(images)) * 0.8 + 0.4, rows * 0.8 + 0.6))
+    _draw_grid(fig.subplots(), images, nrow, title)
+    return fig
+
+
+def history_figure(history, samples: torch.Tensor | None = None, nrow: int = 8) -> Figure:
+    """Loss curves of a :class:`gancourse.train.History`, with the latest `samples` beside them."""
+    panels = 1 + (samples is not None) + bool(history.metrics)
+    fig = Figure(figsize=(4.5 * panels, 3.6), layout="constrained")
+    axes = list(fig.subplots(1, panels, squeeze=False)[0])
+    _draw_curves(axes.pop(0), history.losses, history.steps, "loss")
+    if history.metrics:
+        _draw_curves(axes.pop(0), history.metrics, history.metric_steps, "metric")
+    if samples is not None:
+        _draw_grid(axes.pop(0), samples[: nrow * nrow], nrow, f"samples at step {history.step}")
+    return fig
+
+
+def figure_png(fig: Figure, dpi: int = 80) -> bytes:
+    """Render a figure to PNG bytes."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
+
+
+def show(fig: Figure, path: str | None = None) -> None:
+    """Display `fig` in a notebook (nothing happens elsewhere) and optionally save it to `path`."""
+    if path is not None:
+        fig.savefig(path)
+    if in_notebook():
+        from IPython.display import Image, display
+
+        display(Image(figure_png(fig)))
+
+
+def show_images(images: torch.Tensor, nrow: int = 8, title: str | None = None) -> None:
+    """Display a batch of images in [-1, 1] as one grid."""
+    show(grid_figure(images, nrow, title))
+
+
+class LiveView:
+    """Loss curves and the latest samples, redrawn in place while training runs (silent outside Jupyter)."""
+
+    def __init__(self) -> None:
+        self._handle = None
+        self.enabled = in_notebook()
+
+    def update(self, history, samples: torch.Tensor | None = None) -> None:
+        """Redraw the view from `history` and the latest `samples`."""
+        if not self.enabled:
+            return
+        from IPython.display import Image, display
+
+        picture = Image(figure_png(history_figure(history, samples)))
+        if self._handle is None:
+            self._handle = display(picture, display_id=True)
+        else:
+            self._handle.update(picture)
