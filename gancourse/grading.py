@@ -61,6 +61,13 @@ def changed_parameters(module: nn.Module, before: Mapping[str, torch.Tensor]) ->
     return [name for name, p in module.named_parameters() if not torch.equal(p.detach(), before[name])]
 
 
+def gradients(loss_fn, params: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Gradients of the scalar ``loss_fn(params)`` with respect to every tensor in `params` (copied first)."""
+    leaves = {name: value.detach().clone().requires_grad_(True) for name, value in params.items()}
+    grads = torch.autograd.grad(loss_fn(leaves), list(leaves.values()), allow_unused=True)
+    return {name: torch.zeros_like(leaves[name]) if g is None else g for name, g in zip(leaves, grads)}
+
+
 def fill_gradients(module: nn.Module, value: float) -> None:
     """Give every parameter a stale gradient equal to `value`, as if left over from earlier work."""
     for p in module.parameters():

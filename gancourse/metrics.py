@@ -74,6 +74,21 @@ def mnist_fd(real: torch.Tensor, fake: torch.Tensor) -> float:
     return frechet_distance(*feature_statistics(real), *feature_statistics(fake))
 
 
+class DigitScorer:
+    """Scores generated digits against fixed real statistics: ``{"FD": ..., "digits drawn": ...}``."""
+
+    def __init__(self, real: torch.Tensor, n: int = 2000) -> None:
+        self.n = min(n, len(real))
+        self.real_statistics = feature_statistics(real[: self.n])
+
+    def __call__(self, fake: torch.Tensor) -> dict[str, float]:
+        """FD against the real statistics, and the number of digit classes drawn."""
+        return {
+            "FD": frechet_distance(*self.real_statistics, *feature_statistics(fake)),
+            "digits drawn": digit_summary(fake).classes_drawn,
+        }
+
+
 @dataclass
 class DigitSummary:
     """Which digits a generator draws, according to the classifier."""

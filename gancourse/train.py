@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +18,19 @@ from tqdm.auto import tqdm
 from gancourse.viz import LiveView
 
 Stateful = torch.nn.Module | torch.optim.Optimizer
+
+
+@contextmanager
+def evaluating(*modules: torch.nn.Module):
+    """Put `modules` in eval mode (batch norm uses running statistics, dropout is off) and restore them after."""
+    modes = [m.training for m in modules]
+    try:
+        for m in modules:
+            m.eval()
+        yield
+    finally:
+        for m, mode in zip(modules, modes):
+            m.train(mode)
 
 
 @dataclass

@@ -39,13 +39,37 @@ def _draw_grid(ax, images: torch.Tensor, nrow: int, title: str | None) -> None:
         ax.set_title(title)
 
 
-def _draw_curves(ax, curves: Mapping[str, Sequence[float]], steps: Sequence[int], ylabel: str) -> None:
-    for name, values in curves.items():
-        ax.plot(steps[: len(values)], values, label=name, linewidth=1)
+def _moving_average(values: Sequence[float], window: int) -> list[float]:
+    """Trailing mean over up to `window` values (shorter at the start)."""
+    totals, averages = [0.0], []
+    for i, value in enumerate(values):
+        totals.append(totals[-1] + value)
+        start = max(0, i + 1 - window)
+        averages.append((totals[i + 1] - totals[start]) / (i + 1 - start))
+    return averages
+
+
+def _draw_losses(ax, losses: Mapping[str, Sequence[float]], steps: Sequence[int]) -> None:
+    """Raw losses faintly, their moving average (over ~2% of the steps) on top."""
+    window = max(1, len(steps) // 50)
+    for name, values in losses.items():
+        (line,) = ax.plot(steps, values, linewidth=0.6, alpha=0.3 if window > 1 else 1.0)
+        if window > 1:
+            ax.plot(steps, _moving_average(values, window), color=line.get_color(), linewidth=1.2)
+        line.set_label(name)
     ax.set_xlabel("step")
-    ax.set_ylabel(ylabel)
-    if curves:
+    ax.set_ylabel("loss")
+    if losses:
         ax.legend(loc="upper right")
+    ax.grid(alpha=0.3)
+
+
+def _draw_metric(ax, name: str, values: Sequence[float], steps: Sequence[int]) -> None:
+    ax.plot(steps, values, marker="o", markersize=3, linewidth=1)
+    if min(values) > 0 and max(values) / min(values) > 20:
+        ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_title(name)
     ax.grid(alpha=0.3)
 
 
@@ -58,13 +82,13 @@ def grid_figure(images: torch.Tensor, nrow: int = 8, title: str | None = None) -
 
 
 def history_figure(history, samples: torch.Tensor | None = None, nrow: int = 8) -> Figure:
-    """Loss curves of a :class:`gancourse.train.History`, with the latest `samples` beside them."""
-    panels = 1 + (samples is not None) + bool(history.metrics)
-    fig = Figure(figsize=(4.5 * panels, 3.6), layout="constrained")
+    """Loss curves of a :class:`gancourse.train.History`, one panel per metric, and the latest `samples`."""
+    panels = 1 + len(history.metrics) + (samples is not None)
+    fig = Figure(figsize=(4.2 + 3.4 * (panels - 1), 3.4), layout="constrained")
     axes = list(fig.subplots(1, panels, squeeze=False)[0])
-    _draw_curves(axes.pop(0), history.losses, history.steps, "loss")
-    if history.metrics:
-        _draw_curves(axes.pop(0), history.metrics, history.metric_steps, "metric")
+    _draw_losses(axes.pop(0), history.losses, history.steps)
+    for name, values in history.metrics.items():
+        _draw_metric(axes.pop(0), name, values, history.metric_steps)
     if samples is not None:
         _draw_grid(axes.pop(0), samples[: nrow * nrow], nrow, f"samples at step {history.step}")
     return fig
