@@ -52,7 +52,7 @@ def load_classifier(device: str = "cpu") -> MNISTClassifier:
         raise FileNotFoundError(f"{WEIGHTS} is missing: re-create it with `python -m gancourse.classifier`")
     model = MNISTClassifier()
     model.load_state_dict(torch.load(WEIGHTS, map_location="cpu", weights_only=True))
-    return model.eval().requires_grad_(False).to(device)
+    return model.eval().requires_grad_(False).to(device, memory_format=torch.channels_last)
 
 
 def _random_shift(x: torch.Tensor, max_shift: int = 2) -> torch.Tensor:

@@ -52,6 +52,8 @@ def read_idx(path: str | Path) -> torch.Tensor:
         raise ValueError(f"{path} is not an unsigned-byte IDX file (bad magic number)")
     ndim = content[3]
     header = 4 + 4 * ndim
+    if len(content) < header:
+        raise ValueError(f"{path} is truncated: its header needs {header} bytes, the file has {len(content)}")
     shape = tuple(int.from_bytes(content[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     expected = int(np.prod(shape))
     if len(content) - header != expected:
@@ -161,7 +163,7 @@ class Batches(Iterator):
         device: torch.device | str | None = None,
         seed: int = 0,
     ) -> None:
-        if not 1 <= batch_size <= len(images):
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or not 1 <= batch_size <= len(images):
             raise ValueError(f"batch_size must be between 1 and {len(images)}, got {batch_size}")
         if labels is not None and len(labels) != len(images):
             raise ValueError(f"{len(images)} images but {len(labels)} labels")

@@ -27,13 +27,13 @@ def _check_images(images: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def _classify(images: torch.Tensor, batch_size: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
+def _classify(images: torch.Tensor, batch_size: int = 100) -> tuple[torch.Tensor, torch.Tensor]:
     """Return (features (N, 128) float64, class probabilities (N, 10)) on the CPU."""
     images = _check_images(images)
     model = load_classifier(str(images.device))
     features, probabilities = [], []
-    for chunk in images.split(batch_size):
-        h = model.features(chunk)
+    for chunk in images.split(batch_size):  # small channels-last batches: 4-5x faster on a CPU than 1,000
+        h = model.features(chunk.contiguous(memory_format=torch.channels_last))
         features.append(h.double().cpu())
         probabilities.append(F.softmax(model.head(h), dim=1).cpu())
     return torch.cat(features), torch.cat(probabilities)

@@ -43,22 +43,26 @@ def assignments(root: Path) -> list[str]:
     return sorted(p.name for p in (root / SOURCE).iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
 
 
-def _hidden_lines(cell) -> set[str]:
-    """Stripped lines that only solution or hidden-test regions of a source cell contain."""
-    meta = cell.metadata.get("nbgrader", {})
+def _region_lines(cell, kinds: tuple[str, ...]) -> set[str]:
+    """Stripped lines inside the `kinds` regions ("SOLUTION", "HIDDEN TESTS") of one source cell."""
     text = cell.source
-    if meta.get("solution") and "BEGIN SOLUTION" not in text:  # a whole-cell answer (written answers)
-        return {line.strip() for line in text.splitlines() if line.strip()}
-    hidden = {line.strip() for block in _BLOCK.finditer(text) for line in block.group(2).splitlines()}
-    visible = {line.strip() for line in _BLOCK.sub("", text).splitlines()}
-    return {line for line in hidden - visible if line and not line.startswith("###")}
+    if "SOLUTION" in kinds and cell.metadata.get("nbgrader", {}).get("solution") and "BEGIN SOLUTION" not in text:
+        return {line.strip() for line in text.splitlines()}  # a whole-cell answer (written answers)
+    return {line.strip() for block in _BLOCK.finditer(text) if block.group(1) in kinds
+            for line in block.group(2).splitlines()}
+
+
+def secret_lines(source: Path, kinds: tuple[str, ...] = ("SOLUTION", "HIDDEN TESTS")) -> set[str]:
+    """Stripped lines of a source notebook found only inside its solution and/or hidden-test regions."""
+    cells = nbformat.read(source, as_version=4).cells
+    visible = {line.strip() for cell in cells for line in _BLOCK.sub("", cell.source).splitlines()}
+    secret = set().union(*(_region_lines(cell, kinds) for cell in cells)) - visible
+    return {line for line in secret if line and not line.startswith("###")}
 
 
 def find_leaks(source: Path, release: Path) -> list[str]:
     """Solution or hidden-test lines of `source` that appear in `release`, and leftover nbgrader markers."""
-    src, rel = nbformat.read(source, as_version=4), nbformat.read(release, as_version=4)
-    shared_visible = {line.strip() for cell in src.cells for line in _BLOCK.sub("", cell.source).splitlines()}
-    secret = set().union(*(_hidden_lines(cell) for cell in src.cells)) - shared_visible
+    secret, rel = secret_lines(source), nbformat.read(release, as_version=4)
     leaks = []
     for index, cell in enumerate(rel.cells):
         for line in cell.source.splitlines():

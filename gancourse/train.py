@@ -6,6 +6,7 @@ what one step does is the exercise, passed in as ``step_fn``.
 from __future__ import annotations
 
 import math
+import numbers
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -76,7 +77,7 @@ def _checked_losses(output: object, step: int) -> dict[str, float]:
             if value.numel() != 1:
                 raise TypeError(f"loss {name!r} should be a single number, got a tensor of shape {tuple(value.shape)}")
             value = value.item()
-        if not isinstance(value, (int, float)):
+        if not isinstance(value, numbers.Real) or isinstance(value, bool):
             raise TypeError(f"loss {name!r} should be a float, got {type(value).__name__}")
         if not math.isfinite(value):
             raise FloatingPointError(f"training diverged at step {step}: {name} = {value}")
@@ -145,7 +146,12 @@ def fit(
     try:
         while history.step < steps:
             started = time.perf_counter()
-            losses = _checked_losses(step_fn(next(batches)), history.step + 1)
+            try:
+                batch = next(batches)
+            except StopIteration:
+                raise RuntimeError(f"the data ran out after {history.step} steps: pass endless batches "
+                                   "(gancourse.data.Batches) or fewer steps") from None
+            losses = _checked_losses(step_fn(batch), history.step + 1)
             history.train_seconds += time.perf_counter() - started
             history.record_losses(losses)
             progress.update()

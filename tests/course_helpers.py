@@ -1,0 +1,40 @@
+"""Shared helpers for the end-to-end tests: paths, submissions built from the release, nbgrader runs."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+
+REPO = Path(__file__).resolve().parents[1]
+SOLUTION_01 = REPO / "solutions" / "01_vanilla_gan" / "vanilla_gan.ipynb"
+RELEASE_01 = REPO / "notebooks" / "01_vanilla_gan" / "vanilla_gan.ipynb"
+_MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*\n", re.MULTILINE)
+
+
+def reference_answers(source: Path = SOLUTION_01) -> dict[str, str]:
+    """The instructor's answer for every solution cell, by grade_id, with the nbgrader markers removed."""
+    cells = nbformat.read(source, as_version=4).cells
+    return {c.metadata.nbgrader["grade_id"]: _MARKER.sub("", c.source)
+            for c in cells if c.metadata.get("nbgrader", {}).get("solution")}
+
+
+def submission(answers: dict[str, str], release: Path = RELEASE_01) -> nbformat.NotebookNode:
+    """The student release with its solution cells filled in from `answers` (by grade_id)."""
+    nb = nbformat.read(release, as_version=4)
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if cell.metadata.get("nbgrader", {}).get("solution") and grade_id in answers:
+            cell.source = answers[grade_id]
+    return nb
+
+
+def nbgrader(course: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run an nbgrader command in `course`; fail with its output if it exits non-zero."""
+    result = subprocess.run([sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={course}"],
+                            cwd=course, capture_output=True, text=True, env={**os.environ, **(env or {})})
+    assert result.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+    return result
