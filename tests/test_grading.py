@@ -300,3 +300,16 @@ def test_input_recorder_removes_its_hook_when_the_block_fails():
         with InputRecorder(G):
             raise ValueError
     assert len(G._forward_pre_hooks) == 0
+
+
+# --- gradients ----------------------------------------------------------------------------------------------
+
+def test_gradients_of_a_function_of_a_parameter_dict():
+    from gancourse.grading import gradients
+
+    params = {"w": torch.tensor([1.0, 2.0]), "b": torch.tensor(3.0), "unused": torch.ones(2)}
+    grads = gradients(lambda p: (p["w"] ** 2).sum() + 5 * p["b"], params)
+    assert torch.equal(grads["w"], torch.tensor([2.0, 4.0]))
+    assert torch.equal(grads["b"], torch.tensor(5.0))
+    assert torch.equal(grads["unused"], torch.zeros(2)), "an unused parameter has a zero gradient"
+    assert not params["w"].requires_grad, "the caller's tensors are left alone"

@@ -228,3 +228,13 @@ def test_metrics_reject_nan_and_infinity(metric, bad):
 def test_metrics_accept_images_that_require_grad(real):
     fake = real[:20].clone().requires_grad_(True)
     assert digit_summary(fake).classes_drawn >= 1
+
+
+def test_digit_scorer_scores_against_fixed_real_statistics(real):
+    from gancourse.metrics import DigitScorer
+
+    scorer = DigitScorer(real, n=500)
+    assert scorer.n == 500
+    good, noise = scorer(real[500:]), scorer(torch.rand(500, 1, 28, 28) * 2 - 1)
+    assert set(good) == {"FD", "digits drawn"}
+    assert good["digits drawn"] == 10 and noise["FD"] > 50 * good["FD"]

@@ -343,3 +343,17 @@ def test_checkpoint_history_is_consistent_with_fit(tmp_path):
     assert loaded == history
     assert loaded.metric_steps == [2, 4]
     assert all(math.isfinite(v) for v in loaded.losses["loss"])
+
+
+def test_evaluating_switches_to_eval_mode_and_restores_each_module():
+    trained, frozen = nn.Dropout(0.5), nn.Dropout(0.5).eval()
+    with train_module.evaluating(trained, frozen):
+        assert not trained.training and not frozen.training
+    assert trained.training and not frozen.training
+
+
+def test_evaluating_restores_modes_after_an_error():
+    model = nn.BatchNorm1d(3)
+    with pytest.raises(ValueError), train_module.evaluating(model):
+        raise ValueError("boom")
+    assert model.training

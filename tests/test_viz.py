@@ -182,3 +182,13 @@ def test_live_view_in_jupyter_displays_once_then_updates_in_place(displayed):
     updates = view._handle.updates
     assert len(updates) == 2
     assert all(isinstance(u, IPython.display.Image) and u.data.startswith(PNG_MAGIC) for u in updates)
+
+
+def test_long_loss_curves_get_a_moving_average_over_the_raw_values():
+    history = History()
+    for i in range(500):
+        history.record_losses({"d_loss": float(i % 2)})
+    losses = history_figure(history).axes[0]
+    raw, smooth = losses.get_lines()
+    assert raw.get_label() == "d_loss" and list(raw.get_ydata()[:4]) == [0.0, 1.0, 0.0, 1.0]
+    assert smooth.get_ydata()[-1] == pytest.approx(0.5), "a 10-step average of alternating 0s and 1s"
