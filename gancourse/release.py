@@ -92,13 +92,19 @@ def _generate(root: Path, workdir: Path, db_url: str) -> Path:
     return release
 
 
+def _files(folder: Path) -> set[Path]:
+    """Relative paths of the files below `folder` (none if it does not exist), Jupyter checkpoints aside."""
+    if not folder.is_dir():
+        return set()
+    return {p.relative_to(folder) for p in folder.rglob("*") if p.is_file() and ".ipynb_checkpoints" not in p.parts}
+
+
 def _differences(expected: Path, actual: Path) -> list[str]:
     """Files that differ between two release folders (notebooks compared as JSON)."""
-    files = lambda folder: {p.relative_to(folder) for p in folder.rglob("*") if p.is_file()
-                            and ".ipynb_checkpoints" not in p.parts} if folder.is_dir() else set()
-    differ = sorted(str(p) + " (missing)" for p in files(expected) - files(actual))
-    differ += sorted(str(p) + " (not in solutions/)" for p in files(actual) - files(expected))
-    for rel in sorted(files(expected) & files(actual)):
+    wanted, present = _files(expected), _files(actual)
+    differ = sorted(f"{p} (missing)" for p in wanted - present)
+    differ += sorted(f"{p} (not in solutions/)" for p in present - wanted)
+    for rel in sorted(wanted & present):
         a, b = expected / rel, actual / rel
         same = (json.loads(a.read_text()) == json.loads(b.read_text())) if rel.suffix == ".ipynb" \
             else filecmp.cmp(a, b, shallow=False)
@@ -119,13 +125,9 @@ def release(root: Path) -> list[str]:
     target = root / RELEASE
     with tempfile.TemporaryDirectory(prefix="gancourse-release-", dir=root) as tmp:
         fresh = _generate(root, Path(tmp), f"sqlite:///{root / 'gradebook.db'}")
-        staged, old = Path(tmp) / "staged", Path(tmp) / "old"
-        shutil.copytree(fresh, staged)
-        if (target / ".gitignore").exists():
-            shutil.copy2(target / ".gitignore", staged / ".gitignore")
         if target.exists():
-            target.rename(old)
-        staged.rename(target)
+            target.rename(Path(tmp) / "previous")  # deleted with the scratch folder
+        fresh.rename(target)
     return assignments(root)
 
 
