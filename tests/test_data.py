@@ -339,20 +339,14 @@ def test_load_mnist_rejects_an_unknown_split(tmp_path, split, no_network):
     assert no_network == []
 
 
-def test_load_mnist_rejects_malformed_files(tmp_path, no_network):
+@pytest.mark.parametrize(
+    ("image_shape", "n_labels"), [((3, 14, 14), 3), ((3, 28, 28), 4)], ids=["wrong-image-size", "label-count"]
+)
+def test_load_mnist_rejects_malformed_files(tmp_path, no_network, image_shape, n_labels):
     raw = raw_folder(tmp_path)
     raw.mkdir(parents=True)
-    write_idx(raw / "t10k-images-idx3-ubyte", np.zeros((3, 14, 14), dtype=np.uint8))
-    write_idx(raw / "t10k-labels-idx1-ubyte", np.zeros(3, dtype=np.uint8))
-    with pytest.raises(ValueError, match="malformed MNIST"):
-        load_mnist("test", root=tmp_path)
-
-
-def test_load_mnist_rejects_labels_that_do_not_match_images(tmp_path, no_network):
-    raw = raw_folder(tmp_path)
-    raw.mkdir(parents=True)
-    write_idx(raw / "t10k-images-idx3-ubyte", np.zeros((3, 28, 28), dtype=np.uint8))
-    write_idx(raw / "t10k-labels-idx1-ubyte", np.zeros(4, dtype=np.uint8))
+    write_idx(raw / "t10k-images-idx3-ubyte", np.zeros(image_shape, dtype=np.uint8))
+    write_idx(raw / "t10k-labels-idx1-ubyte", np.zeros(n_labels, dtype=np.uint8))
     with pytest.raises(ValueError, match="malformed MNIST"):
         load_mnist("test", root=tmp_path)
 

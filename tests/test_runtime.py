@@ -20,22 +20,15 @@ def test_device_is_a_torch_device_and_cuda_exactly_when_available():
     assert (chosen.type == "cuda") == torch.cuda.is_available()
 
 
-def test_device_prefers_cuda(monkeypatch):
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
-    assert device() == torch.device("cuda")
-
-
-def test_device_falls_back_to_mps_without_cuda(monkeypatch):
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
-    assert device() == torch.device("mps")
-
-
-def test_device_falls_back_to_cpu_without_cuda_or_mps(monkeypatch):
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
-    assert device() == torch.device("cpu")
+@pytest.mark.parametrize(
+    ("cuda", "mps", "expected"),
+    [(True, True, "cuda"), (False, True, "mps"), (False, False, "cpu")],
+    ids=["prefers-cuda", "falls-back-to-mps", "falls-back-to-cpu"],
+)
+def test_device_picks_cuda_then_mps_then_cpu(monkeypatch, cuda, mps, expected):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
+    assert device() == torch.device(expected)
 
 
 def test_device_works_on_torch_builds_without_an_mps_backend(monkeypatch):
