@@ -2,14 +2,18 @@
 
 Files live in torchvision's layout, ``<root>/MNIST/raw/*-idx?-ubyte[.gz]``, where ``<root>`` is
 ``$GANCOURSE_DATA`` or the repository's ``data/`` folder. Fill it ahead of an offline class with
-``python -m gancourse.data download``.
+``python -m gancourse.data download``; check it with ``python -m gancourse.data info``. A file that is
+on disk but unreadable (cut short, not gzip, corrupt, not MNIST-shaped) raises `BrokenMNISTFile`, which names
+the file, what is wrong with it and how to replace it.
 """
 from __future__ import annotations
 
 import argparse
 import gzip
 import os
+import sys
 import warnings
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +26,7 @@ SPLITS = {
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
 _IDX_DTYPES = {0x08: np.uint8}
+_GZIP_SIGNATURE = b"\x1f\x8b"
 
 
 class MNISTFallbackWarning(UserWarning):
@@ -29,6 +34,26 @@ class MNISTFallbackWarning(UserWarning):
 
 
 _warned_fallback: set[Path] = set()
+
+
+class BrokenMNISTFile(ValueError):
+    """An MNIST file that is on disk but unusable; the message names it, says what is wrong and how to fix it."""
+
+    def __init__(self, path: str | Path, problem: str) -> None:
+        super().__init__(path, problem)
+        self.path = Path(path)
+        self.problem = problem
+
+    @property
+    def advice(self) -> str:
+        """What to do about the file: fetch it again, or copy a good one in its place."""
+        return (
+            "Delete it and run `python -m gancourse.data download` on a machine with internet access, "
+            f"or copy a good {self.path.name} into {self.path.parent}."
+        )
+
+    def __str__(self) -> str:
+        return f"{self.path} is broken: {self.problem}. {self.advice}"
 
 
 def data_root() -> Path:
@@ -42,22 +67,50 @@ def raw_folder(root: str | Path | None = None) -> Path:
     return Path(root if root is not None else data_root()) / "MNIST" / "raw"
 
 
+def _read_content(path: Path) -> bytes:
+    """Return the bytes of a file, decompressed when its name ends in .gz."""
+    raw = path.read_bytes()
+    if not raw:
+        raise BrokenMNISTFile(path, "it is empty (an interrupted download?)")
+    if path.suffix != ".gz":
+        return raw
+    if not raw.startswith(_GZIP_SIGNATURE):
+        raise BrokenMNISTFile(
+            path, f"it is not gzip-compressed: it begins with {raw[:32]!r} (a failed download can leave an error page)"
+        )
+    try:
+        return gzip.decompress(raw)
+    except EOFError:
+        raise BrokenMNISTFile(path, "the gzip stream ends early (an interrupted download?)") from None
+    except (gzip.BadGzipFile, zlib.error) as error:
+        raise BrokenMNISTFile(path, f"its gzip data is corrupt ({error})") from None
+
+
 def read_idx(path: str | Path) -> torch.Tensor:
-    """Read one IDX file (optionally gzipped) into a uint8 tensor of the shape it declares."""
+    """Read one IDX file (optionally gzipped) into a uint8 tensor of the shape it declares.
+
+    Raises `BrokenMNISTFile` for a file that is empty, cut short, not gzip though named .gz, corrupt, has a
+    bad magic number, or holds more or fewer values than its header declares.
+    """
     path = Path(path)
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        content = f.read()
+    content = _read_content(path)
     if len(content) < 4 or content[0] != 0 or content[1] != 0 or content[2] not in _IDX_DTYPES:
-        raise ValueError(f"{path} is not an unsigned-byte IDX file (bad magic number)")
+        raise BrokenMNISTFile(
+            path,
+            f"bad magic number {content[:4].hex(' ')}: an unsigned-byte IDX file starts with 00 00 08 "
+            "and its number of dimensions",
+        )
     ndim = content[3]
     header = 4 + 4 * ndim
     if len(content) < header:
-        raise ValueError(f"{path} is truncated: its header needs {header} bytes, the file has {len(content)}")
+        raise BrokenMNISTFile(
+            path, f"it ends after {len(content)} bytes, inside its {header}-byte header (an interrupted download?)"
+        )
     shape = tuple(int.from_bytes(content[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    expected = int(np.prod(shape))
-    if len(content) - header != expected:
-        raise ValueError(f"{path} declares shape {shape} but holds {len(content) - header} values")
+    expected, held = int(np.prod(shape)), len(content) - header
+    if held != expected:
+        why = "it was cut short (an interrupted download?)" if held < expected else "extra bytes follow the data"
+        raise BrokenMNISTFile(path, f"it declares shape {shape} but holds {held} values: {why}")
     array = np.frombuffer(content, dtype=np.uint8, offset=header).reshape(shape)
     return torch.from_numpy(array.copy())
 
@@ -76,14 +129,26 @@ def _split_files(root: str | Path | None, split: str) -> tuple[Path, Path] | Non
 
 
 def has_split(split: str, root: str | Path | None = None) -> bool:
-    """True if both files of `split` ("train" or "test") are on disk under `root`."""
+    """True if both files of `split` ("train" or "test") are on disk under `root` (readable or not)."""
     return _split_files(root, split) is not None
 
 
 def _read_split(files: tuple[Path, Path]) -> tuple[torch.Tensor, torch.Tensor]:
-    images, labels = read_idx(files[0]), read_idx(files[1])
-    if images.ndim != 3 or images.shape[1:] != (28, 28) or labels.shape != images.shape[:1]:
-        raise ValueError(f"{files[0].parent} holds malformed MNIST: {tuple(images.shape)} / {tuple(labels.shape)}")
+    """Read an (images, labels) pair of files; raise `BrokenMNISTFile` for the one that is not MNIST."""
+    images_file, labels_file = files
+    images, labels = read_idx(images_file), read_idx(labels_file)
+    if images.ndim != 3 or images.shape[1:] != (28, 28):
+        raise BrokenMNISTFile(
+            images_file, f"it holds an array of shape {tuple(images.shape)}, not MNIST images of shape (N, 28, 28)"
+        )
+    if labels.shape != images.shape[:1]:
+        raise BrokenMNISTFile(
+            labels_file,
+            f"it holds labels of shape {tuple(labels.shape)}, but {images_file.name} beside it holds "
+            f"{len(images)} images (one label per image)",
+        )
+    if len(labels) and labels.max() > 9:
+        raise BrokenMNISTFile(labels_file, f"it holds the label {labels.max().item()}; MNIST labels are 0 to 9")
     return images.unsqueeze(1), labels.long()
 
 
@@ -104,6 +169,8 @@ def load_mnist(
 
     Missing files are downloaded through torchvision. Offline, a missing training split falls back to
     the 10,000-image test split (with a one-time warning); with nothing on disk the error says what to do.
+    A file that is on disk but unreadable raises `BrokenMNISTFile` naming it: it is never downloaded again
+    behind your back, and a broken training split never falls back to the test split.
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {sorted(SPLITS)}, got {split!r}")
@@ -121,6 +188,7 @@ def load_mnist(
     fallback = _split_files(root, "test") if split == "train" else None
     folder = raw_folder(root)
     if fallback is not None:
+        images, labels = _read_split(fallback)
         if folder not in _warned_fallback:
             _warned_fallback.add(folder)
             warnings.warn(
@@ -129,7 +197,7 @@ def load_mnist(
                 MNISTFallbackWarning,
                 stacklevel=2,
             )
-        return _read_split(fallback)
+        return images, labels
 
     names = ", ".join(f"{n}.gz" for n in SPLITS[split] + (SPLITS["test"] if split == "train" else ()))
     reason = f" (download failed: {download_error})" if download_error else ""
@@ -190,19 +258,33 @@ class Batches(Iterator):
         return self.images[index], self.labels[index]
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Command line: ``python -m gancourse.data download|info [--root DIR]``."""
+def main(argv: list[str] | None = None) -> int:
+    """Command line: ``python -m gancourse.data download|info [--root DIR]``; returns the exit status.
+
+    ``info`` reads every file it finds and exits with status 1 if one is broken.
+    """
     parser = argparse.ArgumentParser(prog="python -m gancourse.data", description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=["download", "info"])
     parser.add_argument("--root", default=None, help=f"dataset root (default: ${DATA_ENV} or data/)")
     args = parser.parse_args(argv)
     if args.command == "download":
         print(f"MNIST downloaded to {download_mnist(args.root)}")
-        return
+        return 0
+    status = 0
     for split in SPLITS:
         files = _split_files(args.root, split)
-        print(f"{split:5s}: {files[0].parent if files else 'missing'}")
+        if files is None:
+            print(f"{split:5s}: missing")
+            continue
+        try:
+            images, _ = _read_split(files)
+        except BrokenMNISTFile as error:
+            print(f"{split:5s}: BROKEN: {error.path}: {error.problem}\n       {error.advice}")
+            status = 1
+        else:
+            print(f"{split:5s}: present: {len(images)} images in {files[0].parent} ({files[0].name}, {files[1].name})")
+    return status
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,11 +1,14 @@
-"""gancourse.data: IDX files, finding MNIST offline, the fallback to the test split, and minibatches.
+"""gancourse.data: IDX files, broken files, finding MNIST offline, the fallback to the test split, minibatches.
 
 No test downloads: every path through ``load_mnist``'s download step has ``download_mnist`` replaced.
 """
 from __future__ import annotations
 
 import gzip
+import pickle
 import shutil
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -17,6 +20,7 @@ from gancourse import data
 from gancourse.data import (
     SPLITS,
     Batches,
+    BrokenMNISTFile,
     MNISTFallbackWarning,
     data_root,
     has_split,
@@ -72,6 +76,18 @@ def write_split(root: Path, split: str, n: int, seed: int = 0, gz: bool = True) 
     return images, labels
 
 
+def expect_broken(path: Path, read, *args, **kwargs) -> str:
+    """Call ``read(*args, **kwargs)``, expect a BrokenMNISTFile naming `path` and the fix, return its message."""
+    with pytest.raises(BrokenMNISTFile) as error:
+        read(*args, **kwargs)
+    message = str(error.value)
+    assert error.value.path == path
+    assert message.startswith(f"{path} is broken: "), "the message should start with the file it is about"
+    assert "Delete it and run `python -m gancourse.data download`" in message
+    assert f"copy a good {path.name} into {path.parent}" in message
+    return message
+
+
 @pytest.fixture
 def test_split_only(tmp_path, mnist_root) -> Path:
     """A dataset root holding the two real test-split files and no training split."""
@@ -115,16 +131,70 @@ def test_read_idx_returns_a_writable_tensor(tmp_path):
         b"\x00\x00\x0d\x01" + (2).to_bytes(4, "big") + b"\x00" * 8,  # float32 type code
         b"\x1f\x8b\x08\x00\x00\x00\x00\x00",  # looks like gzip, but not named .gz
         b"\x00\x00",  # too short to hold a magic number
-        b"",
     ],
-    ids=["wrong-type-code", "gzip-bytes", "two-bytes", "empty"],
+    ids=["wrong-type-code", "gzip-bytes", "two-bytes"],
 )
 def test_read_idx_rejects_a_bad_magic_number(tmp_path, content):
     path = tmp_path / "bad-idx1-ubyte"
     path.write_bytes(content)
-    with pytest.raises(ValueError, match="bad magic number") as error:
-        read_idx(path)
-    assert str(path) in str(error.value)
+    message = expect_broken(path, read_idx, path)
+    assert f"bad magic number {content[:4].hex(' ')}: an unsigned-byte IDX file starts with 00 00 08" in message
+
+
+def test_read_idx_rejects_a_bad_magic_number_inside_a_gzip_file(tmp_path):
+    path = tmp_path / "t10k-images-idx3-ubyte.gz"
+    path.write_bytes(gzip.compress(b"IDX?" + b"\x00" * 20))
+    assert "bad magic number 49 44 58 3f" in expect_broken(path, read_idx, path)
+
+
+@pytest.mark.parametrize("suffix", ["", ".gz"])
+def test_read_idx_rejects_an_empty_file(tmp_path, suffix):
+    path = tmp_path / f"t10k-labels-idx1-ubyte{suffix}"
+    path.write_bytes(b"")
+    assert "it is empty (an interrupted download?)" in expect_broken(path, read_idx, path)
+
+
+@pytest.mark.parametrize(
+    "cut", [lambda raw: raw[: len(raw) // 2], lambda raw: raw[:6], lambda raw: raw[:-4]],
+    ids=["half", "inside-gzip-header", "without-gzip-trailer"],
+)
+def test_read_idx_rejects_a_truncated_gzip_file(tmp_path, cut):
+    """An interrupted download: a valid .gz with its end cut off (gzip itself raises a bare EOFError)."""
+    path = write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", np.random.default_rng(0).integers(0, 256, (4, 28, 28)))
+    path.write_bytes(cut(path.read_bytes()))
+    assert "the gzip stream ends early (an interrupted download?)" in expect_broken(path, read_idx, path)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"<html><head><title>503 Service Unavailable</title></head></html>\n", b"garbage", b"\x00\x00\x08\x01\x00"],
+    ids=["html-error-page", "text", "uncompressed-idx"],
+)
+def test_read_idx_rejects_a_gz_file_that_is_not_gzip(tmp_path, content):
+    """A failed download that saved an error page under the .gz name (gzip itself raises a bare BadGzipFile)."""
+    path = tmp_path / "t10k-images-idx3-ubyte.gz"
+    path.write_bytes(content)
+    message = expect_broken(path, read_idx, path)
+    assert f"it is not gzip-compressed: it begins with {content[:32]!r}" in message
+
+
+@pytest.mark.parametrize(
+    ("damage", "detail"),
+    [
+        # gzip.compress writes a 10-byte header; 0xFF after it announces a deflate block of a type that does not exist
+        (lambda raw: raw[:10] + b"\xff" + raw[11:], "Error -3 while decompressing data: invalid block type"),
+        (lambda raw: raw[:100] + bytes(b ^ 0xFF for b in raw[100:116]) + raw[116:], "CRC check failed"),
+        (lambda raw: raw[:-8] + bytes(4) + raw[-4:], "CRC check failed"),  # the stored checksum itself is wrong
+        (lambda raw: raw + b"garbage", "Not a gzipped file"),  # something appended after the gzip stream
+    ],
+    ids=["invalid-deflate-block", "flipped-bytes", "wrong-checksum", "trailing-garbage"],
+)
+def test_read_idx_rejects_corrupt_gzip_data(tmp_path, damage, detail):
+    plain = write_idx(tmp_path / "t10k-images-idx3-ubyte", np.random.default_rng(0).integers(0, 256, (4, 28, 28)))
+    path = tmp_path / "t10k-images-idx3-ubyte.gz"
+    path.write_bytes(damage(gzip.compress(plain.read_bytes())))
+    message = expect_broken(path, read_idx, path)
+    assert "its gzip data is corrupt (" in message and detail in message
 
 
 @pytest.mark.parametrize("suffix", ["", ".gz"])
@@ -134,25 +204,32 @@ def test_read_idx_rejects_a_truncated_file(tmp_path, suffix):
     content = gzip.decompress(full.read_bytes()) if suffix else full.read_bytes()
     cut = tmp_path / f"cut-idx3-ubyte{suffix}"
     cut.write_bytes(gzip.compress(content[:-100]) if suffix else content[:-100])
-    with pytest.raises(ValueError, match=r"declares shape \(2, 28, 28\) but holds 1468 values"):
-        read_idx(cut)
+    message = expect_broken(cut, read_idx, cut)
+    assert "it declares shape (2, 28, 28) but holds 1468 values: it was cut short (an interrupted download?)" in message
 
 
 def test_read_idx_explains_a_file_truncated_inside_its_header(tmp_path):
     full = write_idx(tmp_path / "full-idx3-ubyte", np.zeros((2, 28, 28), dtype=np.uint8))
     cut = tmp_path / "cut-idx3-ubyte"
     cut.write_bytes(full.read_bytes()[:10])  # magic number and half of the declared shape
-    with pytest.raises(ValueError) as error:
-        read_idx(cut)
-    assert str(cut) in str(error.value)
-    assert "holds -" not in str(error.value), "a negative value count is no explanation"
+    message = expect_broken(cut, read_idx, cut)
+    assert "it ends after 10 bytes, inside its 16-byte header" in message
+    assert "holds -" not in message, "a negative value count is no explanation"
 
 
 def test_read_idx_rejects_trailing_bytes(tmp_path):
     path = write_idx(tmp_path / "x-idx1-ubyte", np.array([1, 2, 3], dtype=np.uint8))
     path.write_bytes(path.read_bytes() + b"\x00")
-    with pytest.raises(ValueError, match=r"declares shape \(3,\) but holds 4 values"):
-        read_idx(path)
+    message = expect_broken(path, read_idx, path)
+    assert "it declares shape (3,) but holds 4 values: extra bytes follow the data" in message
+
+
+def test_broken_mnist_file_is_a_value_error_that_survives_pickling(tmp_path):
+    """Code that catches ValueError keeps working, and the error crosses process boundaries intact."""
+    error = BrokenMNISTFile(tmp_path / "x-idx1-ubyte", "it is empty")
+    assert isinstance(error, ValueError)
+    copy = pickle.loads(pickle.dumps(error))
+    assert (copy.path, copy.problem, str(copy)) == (error.path, error.problem, str(error))
 
 
 def test_read_idx_of_the_real_test_labels(mnist_root):
@@ -340,15 +417,57 @@ def test_load_mnist_rejects_an_unknown_split(tmp_path, split, no_network):
 
 
 @pytest.mark.parametrize(
-    ("image_shape", "n_labels"), [((3, 14, 14), 3), ((3, 28, 28), 4)], ids=["wrong-image-size", "label-count"]
+    ("image_shape", "labels", "broken_file", "problem"),
+    [
+        ((3, 14, 14), [0, 1, 2], "t10k-images-idx3-ubyte",
+         "it holds an array of shape (3, 14, 14), not MNIST images of shape (N, 28, 28)"),
+        ((3, 784), [0, 1, 2], "t10k-images-idx3-ubyte",
+         "it holds an array of shape (3, 784), not MNIST images of shape (N, 28, 28)"),
+        ((3, 28, 28), [0, 1, 2, 3], "t10k-labels-idx1-ubyte",
+         "it holds labels of shape (4,), but t10k-images-idx3-ubyte beside it holds 3 images (one label per image)"),
+        ((3, 28, 28), [[0, 1, 2]], "t10k-labels-idx1-ubyte",
+         "it holds labels of shape (1, 3), but t10k-images-idx3-ubyte beside it holds 3 images"),
+        ((3, 28, 28), [0, 1, 10], "t10k-labels-idx1-ubyte", "it holds the label 10; MNIST labels are 0 to 9"),
+    ],
+    ids=["wrong-image-size", "flat-images", "label-count", "labels-not-1d", "label-out-of-range"],
 )
-def test_load_mnist_rejects_malformed_files(tmp_path, no_network, image_shape, n_labels):
+def test_load_mnist_rejects_files_that_are_not_mnist(tmp_path, no_network, image_shape, labels, broken_file, problem):
     raw = raw_folder(tmp_path)
     raw.mkdir(parents=True)
     write_idx(raw / "t10k-images-idx3-ubyte", np.zeros(image_shape, dtype=np.uint8))
-    write_idx(raw / "t10k-labels-idx1-ubyte", np.zeros(n_labels, dtype=np.uint8))
-    with pytest.raises(ValueError, match="malformed MNIST"):
-        load_mnist("test", root=tmp_path)
+    write_idx(raw / "t10k-labels-idx1-ubyte", np.array(labels, dtype=np.uint8))
+    assert problem in expect_broken(raw / broken_file, load_mnist, "test", root=tmp_path)
+    assert no_network == [], "a file that is there but broken is reported, not downloaded again behind the user's back"
+
+
+def test_load_mnist_names_an_interrupted_download(tmp_path, no_network):
+    """The reported case: t10k-images-idx3-ubyte.gz cut short stopped load_mnist with a bare EOFError."""
+    write_split(tmp_path, "test", 20)
+    path = raw_folder(tmp_path) / "t10k-images-idx3-ubyte.gz"
+    path.write_bytes(path.read_bytes()[:-500])
+    assert "the gzip stream ends early" in expect_broken(path, load_mnist, "test", root=tmp_path)
+
+
+def test_load_mnist_does_not_fall_back_from_a_broken_training_split(tmp_path, no_network):
+    write_split(tmp_path, "test", 3)
+    write_split(tmp_path, "train", 5)
+    path = raw_folder(tmp_path) / "train-labels-idx1-ubyte.gz"
+    path.write_bytes(b"<html>404 Not Found</html>")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert "not gzip-compressed" in expect_broken(path, load_mnist, "train", root=tmp_path)
+    assert caught == [], "a broken training split is an error, not a reason to train on the test split"
+    assert no_network == []
+
+
+def test_load_mnist_names_a_broken_test_split_when_falling_back(tmp_path, no_network):
+    write_split(tmp_path, "test", 3)
+    path = raw_folder(tmp_path) / "t10k-images-idx3-ubyte.gz"
+    path.write_bytes(gzip.compress(b"\x00\x00\x08\x03"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert "inside its 16-byte header" in expect_broken(path, load_mnist, "train", root=tmp_path)
+    assert caught == [], "no promise to use the test split when the test split cannot be read either"
 
 
 # --- to_model_range -----------------------------------------------------------------------------------------
@@ -505,28 +624,60 @@ def test_batches_of_real_mnist(mnist_test):
 # --- command line -------------------------------------------------------------------------------------------
 
 def test_cli_info_reports_present_and_missing_splits(test_split_only, capsys):
-    main(["info", "--root", str(test_split_only)])
+    assert main(["info", "--root", str(test_split_only)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines == ["train: missing", f"test : {raw_folder(test_split_only)}"]
+    assert lines == [
+        "train: missing",
+        f"test : present: 10000 images in {raw_folder(test_split_only)} "
+        "(t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz)",
+    ]
 
 
 def test_cli_info_with_an_empty_root(tmp_path, capsys):
-    main(["info", "--root", str(tmp_path)])
+    assert main(["info", "--root", str(tmp_path)]) == 0, "missing files are not an error: load_mnist can fetch them"
     out = capsys.readouterr().out
     assert "train: missing" in out and "test : missing" in out
 
 
 def test_cli_info_defaults_to_gancourse_data(tmp_path, monkeypatch, capsys):
-    write_split(tmp_path, "train", 1)
+    write_split(tmp_path, "train", 2, gz=False)
     monkeypatch.setenv("GANCOURSE_DATA", str(tmp_path))
-    main(["info"])
-    assert capsys.readouterr().out.splitlines() == [f"train: {raw_folder(tmp_path)}", "test : missing"]
+    assert main(["info"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"train: present: 2 images in {raw_folder(tmp_path)} (train-images-idx3-ubyte, train-labels-idx1-ubyte)",
+        "test : missing",
+    ]
+
+
+def test_cli_info_reports_a_broken_file_and_fails(tmp_path, capsys):
+    write_split(tmp_path, "train", 4)
+    write_split(tmp_path, "test", 2)
+    path = raw_folder(tmp_path) / "t10k-images-idx3-ubyte.gz"
+    path.write_bytes(path.read_bytes()[:30])
+    assert main(["info", "--root", str(tmp_path)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("train: present: 4 images in ")
+    assert lines[1] == f"test : BROKEN: {path}: the gzip stream ends early (an interrupted download?)"
+    assert "Delete it and run `python -m gancourse.data download`" in lines[2]
+    assert len(lines) == 3
+
+
+def test_cli_info_exit_status_from_the_shell(tmp_path):
+    """``python -m gancourse.data info`` exits non-zero when a file is broken, so scripts and CI can check it."""
+    write_split(tmp_path, "test", 2)
+    command = [sys.executable, "-m", "gancourse.data", "info", "--root", str(tmp_path)]
+    good = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False)
+    assert good.returncode == 0, good.stderr
+    (raw_folder(tmp_path) / "t10k-labels-idx1-ubyte.gz").write_bytes(b"<html>")
+    broken = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False)
+    assert broken.returncode == 1, broken.stderr
+    assert "test : BROKEN: " in broken.stdout and "t10k-labels-idx1-ubyte.gz" in broken.stdout
 
 
 def test_cli_download_calls_download_mnist_with_the_root(tmp_path, monkeypatch, capsys):
     calls = []
     monkeypatch.setattr(data, "download_mnist", lambda root=None: calls.append(root) or raw_folder(root))
-    main(["download", "--root", str(tmp_path)])
+    assert main(["download", "--root", str(tmp_path)]) == 0
     assert calls == [str(tmp_path)]
     assert f"MNIST downloaded to {raw_folder(tmp_path)}" in capsys.readouterr().out
 
