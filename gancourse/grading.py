@@ -7,7 +7,8 @@ from __future__ import annotations
 import os
 import sys
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -137,15 +138,62 @@ class StepRecorder:
 
 
 class InputRecorder:
-    """Records the first positional input of every ``forward`` call of `module` (e.g. the noise fed to G)."""
+    """Records the input of every ``forward`` call of `module` (e.g. the noise fed to G), however it is passed.
+
+    The input is the first positional argument or, for a keyword call such as ``G(z=z)``, the first tensor
+    among the keyword arguments; a call without any tensor is recorded as ``None``.
+    """
 
     def __init__(self, module: nn.Module) -> None:
         self.module, self.inputs = module, []
         self._handle = None
 
+    def _record(self, module, args, kwargs) -> None:
+        tensors = [a for a in (*args, *kwargs.values()) if isinstance(a, torch.Tensor)]
+        self.inputs.append(tensors[0].detach().clone() if tensors else None)
+
     def __enter__(self) -> InputRecorder:
-        self._handle = self.module.register_forward_pre_hook(lambda m, args: self.inputs.append(args[0].detach().clone()))
+        self._handle = self.module.register_forward_pre_hook(self._record, with_kwargs=True)
         return self
 
     def __exit__(self, *exc) -> None:
         self._handle.remove()
+
+
+@contextmanager
+def stand_ins(namespace: dict, **replacements: Callable) -> Iterator[None]:
+    """Temporarily replace names in a notebook's namespace (e.g. earlier exercises), restoring them afterwards.
+
+    A test of a training step uses it to run the student's step with test-owned versions of the functions the
+    step calls, so that a mistake in an earlier exercise costs points only in that exercise's own test.
+    """
+    missing = object()
+    saved = {name: namespace.get(name, missing) for name in replacements}
+    namespace.update(replacements)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is missing:
+                namespace.pop(name, None)
+            else:
+                namespace[name] = value
+
+
+def report_earlier_exercises(checks: Mapping[str, Callable[[], None]]) -> list[str]:
+    """Run quick checks of earlier exercises; print (never raise) a note for each one that fails.
+
+    `checks` maps a label such as ``"exercise 1 (sample_noise)"`` to a function that raises with a message
+    naming the problem. Returns the notes, so that a test cell can also show them in its own words.
+    """
+    notes = []
+    for label, check in checks.items():
+        try:
+            check()
+        except Exception as error:  # an earlier exercise may fail in any way: report it, never crash here
+            reason = str(error) or type(error).__name__
+            notes.append(f"Note: {label} is not right yet ({reason}). Fix {label} first: the training below "
+                         "uses it. This test ran your code with stand-ins for it, so it grades this exercise alone.")
+    for note in notes:
+        print(note)
+    return notes

@@ -17,7 +17,9 @@ from gancourse.grading import (
     expect,
     fill_gradients,
     is_close,
+    report_earlier_exercises,
     snapshot,
+    stand_ins,
 )
 
 # --- expect -------------------------------------------------------------------------------------------------
@@ -313,3 +315,81 @@ def test_gradients_of_a_function_of_a_parameter_dict():
     assert torch.equal(grads["b"], torch.tensor(5.0))
     assert torch.equal(grads["unused"], torch.zeros(2)), "an unused parameter has a zero gradient"
     assert not params["w"].requires_grad, "the caller's tensors are left alone"
+
+
+class KeywordOnly(nn.Module):
+    def forward(self, *, z):
+        return z * 2
+
+
+@pytest.mark.parametrize("call", [lambda G, z: G(z), lambda G, z: G(input=z)], ids=["positional", "keyword"])
+def test_input_recorder_records_positional_and_keyword_calls(call):
+    G, z = nn.Linear(2, 3), torch.randn(4, 2)
+    with InputRecorder(G) as recorder:
+        call(G, z)
+    assert len(recorder.inputs) == 1 and torch.equal(recorder.inputs[0], z)
+
+
+def test_input_recorder_records_a_keyword_only_forward():
+    z = torch.randn(3, 2)
+    with InputRecorder(KeywordOnly()) as recorder:
+        recorder.module(z=z)
+    assert torch.equal(recorder.inputs[0], z)
+
+
+def test_input_recorder_records_none_for_a_call_without_tensors():
+    class Constant(nn.Module):
+        def forward(self, n):
+            return torch.zeros(n)
+
+    with InputRecorder(Constant()) as recorder:
+        recorder.module(3)
+    assert recorder.inputs == [None]
+
+
+# --- stand_ins ----------------------------------------------------------------------------------------------
+
+def test_stand_ins_replace_names_and_restore_them():
+    namespace = {"sample_noise": "student's", "other": 1}
+    with stand_ins(namespace, sample_noise="stand-in", extra="new"):
+        assert namespace == {"sample_noise": "stand-in", "other": 1, "extra": "new"}
+    assert namespace == {"sample_noise": "student's", "other": 1}
+
+
+def test_stand_ins_restore_the_names_when_the_step_raises():
+    namespace = {"loss": "student's"}
+    with pytest.raises(ZeroDivisionError), stand_ins(namespace, loss="stand-in"):
+        1 / 0
+    assert namespace == {"loss": "student's"}
+
+
+def test_stand_ins_are_seen_by_functions_defined_in_the_namespace():
+    namespace: dict = {}
+    exec("def noise():\n    return 'student'\ndef step():\n    return noise()", namespace)
+    with stand_ins(namespace, noise=lambda: "stand-in"):
+        assert namespace["step"]() == "stand-in"
+    assert namespace["step"]() == "student"
+
+
+# --- report_earlier_exercises -------------------------------------------------------------------------------
+
+def test_report_earlier_exercises_prints_a_note_per_failing_check_and_never_raises(capsys):
+    def wrong_dtype():
+        raise AssertionError("sample_noise returned float64")
+
+    def crashes():
+        raise RuntimeError("mat1 and mat2 shapes cannot be multiplied")
+
+    notes = report_earlier_exercises({"exercise 1 (sample_noise)": wrong_dtype, "exercise 4 (discriminator_loss)": crashes,
+                                      "exercise 5 (generator_loss)": lambda: None})
+    out = capsys.readouterr()
+    assert len(notes) == 2 and out.err == ""
+    assert "exercise 1 (sample_noise) is not right yet (sample_noise returned float64)" in out.out
+    assert "Fix exercise 1 (sample_noise) first" in out.out
+    assert "exercise 4 (discriminator_loss) is not right yet (mat1 and mat2" in out.out
+    assert "generator_loss" not in out.out
+
+
+def test_report_earlier_exercises_is_silent_when_all_pass(capsys):
+    assert report_earlier_exercises({"exercise 1": lambda: None}) == []
+    assert capsys.readouterr().out == ""
