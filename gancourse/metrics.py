@@ -2,17 +2,20 @@
 
 Inception-based FID needs internet weights and 299-pixel images; on MNIST the honest equivalent measures
 the distance between real and generated feature statistics of a good digit classifier (``gancourse.classifier``).
-Lower is better; read it against :func:`calibration`.
+Lower is better; read it against :func:`calibration`. The digit summary counts a sample as digit k only when
+the classifier gives k a probability of at least 0.9 *and* the sample passes its digit check (it looks like
+an MNIST digit at all): a softmax alone calls noise an 8 with certainty.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from gancourse.classifier import load_classifier
+from gancourse.classifier import CONFIDENT, load_classifier, load_digit_check
 
 
 def _check_images(images: torch.Tensor) -> torch.Tensor:
@@ -26,22 +29,31 @@ def _check_images(images: torch.Tensor) -> torch.Tensor:
     return images.detach().float()
 
 
+class Classified(NamedTuple):
+    """What one pass of the classifier says about N images (all on the CPU)."""
+
+    features: torch.Tensor  # (N, 128) float64, for the Fréchet distance
+    probabilities: torch.Tensor  # (N, 10)
+    is_digit: torch.Tensor  # (N,) bool: passes the digit check
+
+
 @torch.no_grad()
-def _classify(images: torch.Tensor, batch_size: int = 100) -> tuple[torch.Tensor, torch.Tensor]:
-    """Return (features (N, 128) float64, class probabilities (N, 10)) on the CPU."""
+def _classify(images: torch.Tensor, batch_size: int = 100) -> Classified:
+    """Run the classifier and its digit check over `images` once."""
     images = _check_images(images)
-    model = load_classifier(str(images.device))
-    features, probabilities = [], []
+    model, digit_check = load_classifier(str(images.device)), load_digit_check()
+    features, probabilities, is_digit = [], [], []
     for chunk in images.split(batch_size):  # small channels-last batches: 4-5x faster on a CPU than 1,000
-        h = model.features(chunk.contiguous(memory_format=torch.channels_last))
+        detectors, h = model.detectors_and_features(chunk.contiguous(memory_format=torch.channels_last))
         features.append(h.double().cpu())
         probabilities.append(F.softmax(model.head(h), dim=1).cpu())
-    return torch.cat(features), torch.cat(probabilities)
+        is_digit.append(digit_check(detectors.cpu(), features[-1]))
+    return Classified(torch.cat(features), torch.cat(probabilities), torch.cat(is_digit))
 
 
 def feature_statistics(images: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     """Mean and covariance of the classifier features of `images`."""
-    return _gaussian_fit(_classify(images)[0])
+    return _gaussian_fit(_classify(images).features)
 
 
 def _gaussian_fit(features: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
@@ -87,42 +99,47 @@ class DigitScorer:
 
     def __call__(self, fake: torch.Tensor) -> dict[str, float]:
         """FD against the real statistics, and the number of digit classes drawn."""
-        features, probabilities = _classify(fake)  # one pass of the classifier serves both
+        classified = _classify(fake)  # one pass of the classifier serves both
         return {
-            "FD": frechet_distance(*self.real_statistics, *_gaussian_fit(features)),
-            "digits drawn": _summarise(probabilities).classes_drawn,
+            "FD": frechet_distance(*self.real_statistics, *_gaussian_fit(classified.features)),
+            "digits drawn": _summarise(classified).classes_drawn,
         }
 
 
 @dataclass
 class DigitSummary:
-    """Which digits a generator draws, according to the classifier."""
+    """Which digits a generator draws, according to the classifier and its digit check."""
 
     classes_drawn: int
-    class_share: list[float] = field(repr=False)
-    confidence: float
-    confident_fraction: float
+    class_share: list[float] = field(repr=False)  # per digit: share of samples that are it, confidently
+    confidence: float  # mean top-class probability, counting samples that are not digits as 0
+    confident_fraction: float  # share of samples that are a digit with p >= threshold
+    not_digit_fraction: float  # share of samples that fail the digit check
 
     def __str__(self) -> str:
         shares = " ".join(f"{d}:{s:4.0%}" for d, s in enumerate(self.class_share))
         return (f"{self.classes_drawn}/10 digits drawn, mean confidence {self.confidence:.2f}, "
-                f"{self.confident_fraction:.0%} confident  [{shares}]")
+                f"{self.confident_fraction:.0%} confident, {self.not_digit_fraction:.0%} not digits  [{shares}]")
 
 
-def digit_summary(fake: torch.Tensor, threshold: float = 0.9, min_share: float = 0.01) -> DigitSummary:
-    """Summarise samples: a digit counts as drawn when at least `min_share` of them are it with p >= `threshold`."""
-    return _summarise(_classify(fake)[1], threshold, min_share)
+def digit_summary(fake: torch.Tensor, threshold: float = CONFIDENT, min_share: float = 0.01) -> DigitSummary:
+    """Summarise samples: a digit counts as drawn when at least `min_share` of them are it with p >= `threshold`.
+
+    Samples that fail the classifier's digit check (noise, blobs, blur, ...) are no digit, whatever their p.
+    """
+    return _summarise(_classify(fake), threshold, min_share)
 
 
-def _summarise(probabilities: torch.Tensor, threshold: float = 0.9, min_share: float = 0.01) -> DigitSummary:
-    confidence, label = probabilities.max(dim=1)
-    confident = confidence >= threshold
-    share = torch.bincount(label[confident], minlength=10).double() / len(probabilities)
+def _summarise(classified: Classified, threshold: float = CONFIDENT, min_share: float = 0.01) -> DigitSummary:
+    confidence, label = classified.probabilities.max(dim=1)
+    confident = classified.is_digit & (confidence >= threshold)
+    share = torch.bincount(label[confident], minlength=10).double() / len(confidence)
     return DigitSummary(
         classes_drawn=int((share >= min_share).sum()),
         class_share=[round(s, 4) for s in share.tolist()],
-        confidence=confidence.mean().item(),
+        confidence=(confidence * classified.is_digit).mean().item(),
         confident_fraction=confident.double().mean().item(),
+        not_digit_fraction=1.0 - classified.is_digit.double().mean().item(),
     )
 
 
@@ -135,8 +152,35 @@ def _blur(images: torch.Tensor, sigma: float = 1.5) -> torch.Tensor:
     return F.conv2d(F.conv2d(padded, kernel), kernel.transpose(2, 3))
 
 
-def calibration(real: torch.Tensor, n: int = 2000, seed: int = 0) -> dict[str, float]:
-    """Reference values of :func:`mnist_fd` for `n` samples: real vs other real, blurred real, and noise."""
+def _blobs(n: int, generator: torch.Generator, max_blobs: int = 4) -> torch.Tensor:
+    """`n` images of 1 to `max_blobs` soft round Gaussian blobs on a black background, in [-1, 1]."""
+    centres = 6 + 16 * torch.rand(n, max_blobs, 2, 1, 1, generator=generator)
+    widths = 1.5 + 3.5 * torch.rand(n, max_blobs, 1, 1, generator=generator)
+    present = torch.arange(max_blobs) < torch.randint(1, max_blobs + 1, (n, 1), generator=generator)
+    y, x = torch.meshgrid(torch.arange(28.0), torch.arange(28.0), indexing="ij")
+    squared = (x - centres[:, :, 0]) ** 2 + (y - centres[:, :, 1]) ** 2
+    blobs = torch.exp(-squared / (2 * widths**2)) * present[..., None, None]
+    return blobs.sum(dim=1, keepdim=True).clamp(max=1.0) * 2 - 1
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Reference scores for `n` samples of each kind: FD against `n` real digits, and the digit summary."""
+
+    n: int
+    rows: dict[str, dict[str, float]]  # "real vs ..." -> {"FD", "digits drawn", "confident", "not digits"}
+
+    def __str__(self) -> str:
+        lines = [f"Calibration: {self.n:,} images of each kind against {self.n:,} real digits",
+                 f"  {'':24s} {'FD':>8s}  {'digits drawn':>12s}  {'confident':>9s}  {'not digits':>10s}"]
+        for name, row in self.rows.items():
+            lines.append(f"  {name:24s} {row['FD']:8.1f}  {row['digits drawn']:9.0f}/10  "
+                         f"{row['confident']:9.0%}  {row['not digits']:10.0%}")
+        return "\n".join(lines)
+
+
+def calibration(real: torch.Tensor, n: int = 2000, seed: int = 0) -> Calibration:
+    """FD and digit summary of `n` other real, blurred real, blob and uniform-noise images, against `n` real ones."""
     real = _check_images(real)
     if len(real) < 2 * n:
         raise ValueError(f"calibration needs at least {2 * n} real images, got {len(real)}")
@@ -144,9 +188,21 @@ def calibration(real: torch.Tensor, n: int = 2000, seed: int = 0) -> dict[str, f
     order = torch.randperm(len(real), generator=generator).to(real.device)
     half_a, half_b = real[order[:n]], real[order[n : 2 * n]]
     noise = torch.rand(half_b.shape, generator=generator).to(real.device) * 2 - 1
-    reference = feature_statistics(half_a)
-    return {
-        "real vs other real": frechet_distance(*reference, *feature_statistics(half_b)),
-        "real vs blurred real": frechet_distance(*reference, *feature_statistics(_blur(half_b))),
-        "real vs uniform noise": frechet_distance(*reference, *feature_statistics(noise)),
+    kinds = {
+        "real vs other real": half_b,
+        "real vs blurred real": _blur(half_b),
+        "real vs Gaussian blobs": _blobs(n, generator).to(real.device),
+        "real vs uniform noise": noise,
     }
+    reference = feature_statistics(half_a)
+    rows = {}
+    for name, images in kinds.items():
+        classified = _classify(images)
+        summary = _summarise(classified)
+        rows[name] = {
+            "FD": frechet_distance(*reference, *_gaussian_fit(classified.features)),
+            "digits drawn": summary.classes_drawn,
+            "confident": summary.confident_fraction,
+            "not digits": summary.not_digit_fraction,
+        }
+    return Calibration(n, rows)

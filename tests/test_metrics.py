@@ -1,21 +1,32 @@
 """gancourse.metrics: the Fréchet distance (against scipy), the classifier-space FD, calibration and digit summary."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import scipy.linalg
 import torch
+from torch import nn
 
+from gancourse import classifier
 from gancourse.classifier import load_classifier
 from gancourse.data import to_model_range
 from gancourse.metrics import (
+    Calibration,
+    DigitScorer,
     DigitSummary,
+    _blobs,
+    _blur,
     calibration,
     digit_summary,
     feature_statistics,
     frechet_distance,
     mnist_fd,
 )
+
+# The digit summary of the 2,000 held-out digits before the digit check existed: 97.2% confident (p >= 0.9).
+CONFIDENT_BEFORE_THE_DIGIT_CHECK = 0.972
 
 
 def random_spd(d: int, rng: np.random.Generator) -> np.ndarray:
@@ -116,6 +127,13 @@ def real_labels(mnist_test) -> torch.Tensor:
     return mnist_test[1][:1000]
 
 
+@pytest.fixture(scope="module")
+def held_out(mnist_test) -> torch.Tensor:
+    """The 2,000 test-split digits that the classifier and its digit check never trained on (classifier.train)."""
+    order = torch.randperm(10000, generator=torch.Generator().manual_seed(0))
+    return to_model_range(mnist_test[0][order[:2000]])
+
+
 def test_feature_statistics_are_a_128_dimensional_mean_and_covariance(real):
     mu, cov = feature_statistics(real[:50])
     assert mu.shape == (128,) and cov.shape == (128, 128)
@@ -137,11 +155,40 @@ def test_mnist_fd_separates_noise_from_other_real_digits(real):
     assert real_vs_noise > 50 * real_vs_real
 
 
-def test_calibration_orders_real_then_blurred_then_noise(real):
-    reference = calibration(real[:500], n=250)
-    assert list(reference) == ["real vs other real", "real vs blurred real", "real vs uniform noise"]
-    values = list(reference.values())
-    assert 0 < values[0] < values[1] < values[2]
+ROWS = ["real vs other real", "real vs blurred real", "real vs Gaussian blobs", "real vs uniform noise"]
+
+
+@pytest.fixture(scope="module")
+def small_calibration(real) -> Calibration:
+    return calibration(real[:500], n=250)
+
+
+def test_calibration_orders_real_then_blurred_and_blobs_then_noise(small_calibration):
+    assert small_calibration.n == 250
+    assert list(small_calibration.rows) == ROWS
+    fd = {name: row["FD"] for name, row in small_calibration.rows.items()}
+    assert 0 < fd["real vs other real"] < fd["real vs blurred real"] < fd["real vs uniform noise"]
+    assert fd["real vs other real"] < fd["real vs Gaussian blobs"] < fd["real vs uniform noise"]
+
+
+def test_calibration_shows_the_digit_summary_beside_the_fd(small_calibration):
+    rows = small_calibration.rows
+    assert all(set(row) == {"FD", "digits drawn", "confident", "not digits"} for row in rows.values())
+    assert rows["real vs other real"]["digits drawn"] == 10
+    assert rows["real vs other real"]["confident"] > 0.9 and rows["real vs other real"]["not digits"] < 0.03
+    for name in ROWS[1:]:
+        assert rows[name]["digits drawn"] == 0, f"{name} must draw no digit class: {rows[name]}"
+        assert rows[name]["confident"] == 0.0 and rows[name]["not digits"] > 0.95, rows[name]
+
+
+def test_calibration_prints_an_aligned_table(small_calibration):
+    lines = str(small_calibration).splitlines()
+    assert "250" in lines[0]
+    assert lines[1].split() == ["FD", "digits", "drawn", "confident", "not", "digits"]
+    assert [line.split("  ")[1].strip() for line in lines[2:]] == ROWS
+    assert len({len(line) for line in lines[1:]}) == 1, "columns line up"
+    assert "10/10" in lines[2] and all(" 0/10" in line and "100%" in line for line in lines[3:])
+    assert f"{small_calibration.rows['real vs uniform noise']['FD']:.1f}" in lines[5]
 
 
 def test_calibration_is_reproducible_for_a_seed(real):
@@ -164,6 +211,7 @@ def test_digit_summary_of_real_digits_draws_all_ten_confidently(real, real_label
     assert summary.classes_drawn == 10
     assert summary.confidence > 0.95
     assert summary.confident_fraction > 0.9
+    assert summary.not_digit_fraction < 0.02
     assert len(summary.class_share) == 10
     assert sum(summary.class_share) == pytest.approx(summary.confident_fraction, abs=1e-3)
     true_share = torch.bincount(real_labels[:500], minlength=10).double() / 500
@@ -186,11 +234,78 @@ def test_digit_summary_threshold_and_min_share(real):
     digits = real[:100]
     assert digit_summary(digits, threshold=1.01).classes_drawn == 0, "nothing is more than certain"
     assert digit_summary(digits, min_share=0.5).classes_drawn == 0, "no digit is half of 100 real digits"
+    noise = torch.rand(100, 1, 28, 28, generator=torch.Generator().manual_seed(3)) * 2 - 1
+    assert digit_summary(noise, threshold=0.0).confident_fraction == 0.0, "a non-digit never counts, whatever p"
 
 
-def test_digit_summary_of_noise_draws_few_classes():
-    noise = torch.rand(200, 1, 28, 28, generator=torch.Generator().manual_seed(1)) * 2 - 1
-    assert digit_summary(noise).classes_drawn < 10
+def test_digit_summary_of_the_held_out_digits_keeps_all_ten_and_its_confident_fraction(held_out):
+    summary = digit_summary(held_out)
+    assert summary.classes_drawn == 10
+    assert summary.not_digit_fraction <= 0.01, "the digit check should pass about 99.5% of held-out digits"
+    assert summary.confident_fraction >= CONFIDENT_BEFORE_THE_DIGIT_CHECK - 0.02
+    card = json.loads(classifier.CARD.read_text())["digit_check"]
+    assert summary.confident_fraction == pytest.approx(card["held_out_confident_digits"], abs=0.002)
+    assert 1 - summary.not_digit_fraction == pytest.approx(card["held_out_pass_rate"], abs=0.002)
+
+
+# --- what is not a digit draws no digit class: 1,000 images of each kind --------------------------------------
+
+def untrained_mlp_generator(n: int) -> torch.Tensor:
+    """Samples of notebook 01's MLP generator (64-256-512-1024-784) straight after initialisation."""
+    torch.manual_seed(0)
+    widths, layers = [64, 256, 512, 1024], []
+    for n_in, n_out in zip(widths, widths[1:]):
+        layers += [nn.Linear(n_in, n_out), nn.BatchNorm1d(n_out), nn.LeakyReLU(0.2)]
+    generator = nn.Sequential(*layers, nn.Linear(1024, 784), nn.Tanh()).eval()
+    with torch.no_grad():
+        return generator(torch.randn(n, 64)).view(n, 1, 28, 28)
+
+
+def untrained_conv_generator(n: int) -> torch.Tensor:
+    """Samples of a small DCGAN-like transposed-convolution generator straight after initialisation."""
+    torch.manual_seed(0)
+    generator = nn.Sequential(
+        nn.Unflatten(1, (64, 1, 1)),
+        nn.ConvTranspose2d(64, 128, 7), nn.BatchNorm2d(128), nn.ReLU(),
+        nn.ConvTranspose2d(128, 64, 4, 2, 1), nn.BatchNorm2d(64), nn.ReLU(),
+        nn.ConvTranspose2d(64, 1, 4, 2, 1), nn.Tanh(),
+    ).eval()
+    with torch.no_grad():
+        return generator(torch.randn(n, 64))
+
+
+NOT_DIGITS = {
+    "uniform noise": lambda held_out: torch.rand(1000, 1, 28, 28, generator=torch.Generator().manual_seed(1)) * 2 - 1,
+    "Gaussian blobs": lambda held_out: _blobs(1000, torch.Generator().manual_seed(2)),
+    "blank": lambda held_out: torch.full((1000, 1, 28, 28), -1.0),
+    "saturated": lambda held_out: torch.full((1000, 1, 28, 28), 1.0),
+    "untrained MLP generator": lambda held_out: untrained_mlp_generator(1000),
+    "untrained conv generator": lambda held_out: untrained_conv_generator(1000),
+    "blurred digits sigma 1.5": lambda held_out: _blur(held_out[:1000], sigma=1.5),
+    "blurred digits sigma 2.5": lambda held_out: _blur(held_out[:1000], sigma=2.5),
+}
+
+
+@pytest.mark.parametrize("kind", NOT_DIGITS)
+def test_digit_summary_of_non_digits_draws_no_class(kind, held_out):
+    images = NOT_DIGITS[kind](held_out)
+    assert images.shape == (1000, 1, 28, 28) and images.min() >= -1 and images.max() <= 1
+    summary = digit_summary(images)
+    assert summary.classes_drawn == 0, f"{kind} is no digit, but the summary says {summary}"
+    assert summary.not_digit_fraction > 0.95
+    assert summary.confident_fraction < 0.01 and summary.confidence < 0.05
+    assert str(summary).startswith("0/10 digits drawn") and "% not digits" in str(summary)
+
+
+def test_digit_summary_counts_the_non_digits_of_a_mixed_batch(held_out):
+    digits = held_out[:500]
+    noise = torch.rand(500, 1, 28, 28, generator=torch.Generator().manual_seed(4)) * 2 - 1
+    alone, mixed = digit_summary(digits), digit_summary(torch.cat([digits, noise]))
+    assert mixed.classes_drawn == 10
+    assert mixed.not_digit_fraction == pytest.approx(0.5 + alone.not_digit_fraction / 2, abs=1e-9)
+    assert mixed.confident_fraction == pytest.approx(alone.confident_fraction / 2, abs=1e-9)
+    assert mixed.confidence == pytest.approx(alone.confidence / 2, abs=1e-6), "non-digits count as confidence 0"
+    np.testing.assert_allclose(mixed.class_share, np.array(alone.class_share) / 2, atol=1e-4)
 
 
 # --- input checks -------------------------------------------------------------------------------------------
@@ -231,10 +346,9 @@ def test_metrics_accept_images_that_require_grad(real):
 
 
 def test_digit_scorer_scores_against_fixed_real_statistics(real):
-    from gancourse.metrics import DigitScorer
-
     scorer = DigitScorer(real, n=500)
     assert scorer.n == 500
     good, noise = scorer(real[500:]), scorer(torch.rand(500, 1, 28, 28) * 2 - 1)
     assert set(good) == {"FD", "digits drawn"}
     assert good["digits drawn"] == 10 and noise["FD"] > 50 * good["FD"]
+    assert noise["digits drawn"] == 0, "noise draws no digit class"
