@@ -90,6 +90,19 @@ def train_step(G, D, opt_G, opt_D, real_images, latent_dim):
     opt_G.step()
     return {"d_loss": d_loss.item(), "g_loss": g_loss.item()}
 ''', ("test_train_step",)),
+    "retain_graph_leak": Mistake("train_step", '''
+def train_step(G, D, opt_G, opt_D, real_images, latent_dim):
+    opt_D.zero_grad()
+    opt_G.zero_grad()
+    fake = G(sample_noise(len(real_images), latent_dim, real_images.device))
+    d_loss = discriminator_loss(D(real_images), D(fake))  # no detach: the error is silenced below, not fixed
+    d_loss.backward(retain_graph=True)
+    opt_D.step()
+    g_loss = generator_loss(D(fake))
+    g_loss.backward()
+    opt_G.step()
+    return {"d_loss": d_loss.item(), "g_loss": g_loss.item()}
+''', ("test_train_step",)),
     "noise_float64": Mistake("sample_noise", '''
 def sample_noise(batch_size, latent_dim, device=None):
     return torch.randn(batch_size, latent_dim, dtype=torch.float64, device=device)
@@ -119,6 +132,7 @@ WRONG_SUBMISSIONS = {
     "wrong_5": ["no_zero_grad"],
     "wrong_6": ["d_step_moves_g"],
     "wrong_7": ["noise_on_default_device"],
+    "wrong_8": ["retain_graph_leak"],
 }
 
 # Other correct ways to write the exercises: they must get full marks too.
@@ -189,6 +203,7 @@ SPEC = FlowSpec(
         "wrong_2": ["Note: exercise 1 (sample_noise) is not right yet (sample_noise returned torch.float64"],
         "wrong_4": ["Note: exercise 4 (discriminator_loss) is not right yet"],
         "wrong_5": ["opt_D.step() used stale gradients"],
+        "wrong_8": ["the generator's update depends on the discriminator loss"],
     },
 )
 graded = graded_course_fixture(SPEC)
