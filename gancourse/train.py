@@ -64,7 +64,7 @@ class History:
             self.metrics.setdefault(name, []).append(float(value))
 
 
-def _checked_losses(output: object, step: int) -> dict[str, float]:
+def checked_losses(output: object, step: int) -> dict[str, float]:
     """Validate what a step function returned: a dict of finite numbers."""
     if not isinstance(output, Mapping) or not output:
         raise TypeError(
@@ -151,7 +151,7 @@ def fit(
             except StopIteration:
                 raise RuntimeError(f"the data ran out after {history.step} steps: pass endless batches "
                                    "(gancourse.data.Batches) or fewer steps") from None
-            losses = _checked_losses(step_fn(batch), history.step + 1)
+            losses = checked_losses(step_fn(batch), history.step + 1)
             history.train_seconds += time.perf_counter() - started
             history.record_losses(losses)
             progress.update()

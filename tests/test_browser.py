@@ -172,3 +172,15 @@ def test_notebook_02_sliders_change_their_pictures_in_jupyterlab(open_in_lab, mn
     moves = move_every_slider(notebook)
     assert moves, "notebook 02 shows no ipywidgets slider in JupyterLab"
     assert all(m.picture_changed for m in moves), "\n".join(map(str, moves))
+
+
+def test_notebook_03_runs_in_jupyterlab(open_in_lab, mnist_root):
+    source = REPO / "solutions" / "03_losses" / "losses.ipynb"
+    notebook = open_in_lab(source, GANCOURSE_DATA=str(mnist_root))
+    seconds = notebook.run_all(timeout=400)
+    print(f"Run All took {seconds:.0f} s")
+    errors = notebook.errors()
+    assert errors == [], "the notebook shows errors in JupyterLab:\n" + "\n".join(errors)
+    bars = notebook.progress_bars()
+    assert {bar["cell"] for bar in bars} == {_grade_index(source, "comparison"), _grade_index(source, "little_data")}
+    assert all(bar["width"] == "100%" and bar["success"] for bar in bars), f"an unfinished progress bar: {bars}"
