@@ -18,9 +18,9 @@ ASSIGNMENT = "01_vanilla_gan"
 
 @pytest.fixture
 def course(tmp_path: Path) -> Path:
-    """A scratch course: the repository's config and sources, no release yet."""
+    """A scratch course: the repository's config and the sources of notebook 01, no release yet."""
     shutil.copy2(REPO / rel.CONFIG, tmp_path)
-    shutil.copytree(REPO / rel.SOURCE, tmp_path / rel.SOURCE)
+    shutil.copytree(REPO / rel.SOURCE / ASSIGNMENT, tmp_path / rel.SOURCE / ASSIGNMENT)
     return tmp_path
 
 
