@@ -1,7 +1,11 @@
 """gancourse.runtime: device choice, seeding, fast mode and the training budget."""
 from __future__ import annotations
 
+import ctypes
+import platform
 import random
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -142,3 +146,105 @@ def test_budget_validates_fast_even_outside_fast_mode():
     assert not is_fast_mode()
     with pytest.raises(ValueError):
         budget(10, 20)
+
+
+# --- tune_allocator -----------------------------------------------------------------------------------------
+
+class FakeMallopt:
+    """Records mallopt calls and answers like glibc (1 = accepted)."""
+
+    def __init__(self, answer: int = 1) -> None:
+        self.calls, self.answer = [], answer
+
+    def __call__(self, parameter: int, value: int) -> int:
+        self.calls.append((parameter, value))
+        return self.answer
+
+
+@pytest.fixture
+def fresh_allocator_state(monkeypatch):
+    """Forget whether this process tuned its allocator; drop the user's own malloc settings."""
+    monkeypatch.setattr(runtime, "_allocator_tuned", None)
+    for name in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_", "GLIBC_TUNABLES"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_tune_allocator_sets_the_three_glibc_parameters_once(monkeypatch, fresh_allocator_state):
+    mallopt = FakeMallopt()
+    monkeypatch.setattr(runtime, "_glibc_mallopt", lambda: mallopt)
+    assert runtime.tune_allocator() is True
+    assert mallopt.calls == [(-3, 32 * 2**20), (-1, 2**30), (-2, 512 * 2**20)]  # M_MMAP/TRIM_THRESHOLD, M_TOP_PAD
+    assert runtime.tune_allocator() is True
+    assert len(mallopt.calls) == 3, "a second call must not touch the allocator again"
+
+
+def test_tune_allocator_values_fit_in_a_c_int():
+    assert all(-(2**31) <= value < 2**31 for _, value in runtime.MALLOPT_SETTINGS.values())
+
+
+@pytest.mark.parametrize(("platform", "libc"), [("darwin", ("", "")), ("win32", ("", "")), ("linux", ("", ""))],
+                         ids=["macos", "windows", "linux-musl"])
+def test_tune_allocator_is_harmless_without_glibc(monkeypatch, fresh_allocator_state, platform, libc):
+    monkeypatch.setattr(runtime.sys, "platform", platform)
+    monkeypatch.setattr(runtime.platform, "libc_ver", lambda *args: libc)
+    monkeypatch.setattr(runtime.ctypes, "CDLL", lambda *args: pytest.fail("no C library may be loaded here"))
+    assert runtime.tune_allocator() is False
+    assert runtime.tune_allocator() is False
+
+
+def test_tune_allocator_reports_a_refused_setting(monkeypatch, fresh_allocator_state):
+    monkeypatch.setattr(runtime, "_glibc_mallopt", lambda: FakeMallopt(answer=0))
+    assert runtime.tune_allocator() is False
+
+
+@pytest.mark.parametrize(("name", "value"), [("MALLOC_TRIM_THRESHOLD_", "1000000"),
+                                             ("GLIBC_TUNABLES", "glibc.malloc.mmap_threshold=65536")])
+def test_tune_allocator_leaves_the_users_own_settings_alone(monkeypatch, fresh_allocator_state, name, value):
+    monkeypatch.setenv(name, value)
+    monkeypatch.setattr(runtime, "_glibc_mallopt", lambda: pytest.fail("the user's settings must win"))
+    assert runtime.tune_allocator() is False
+
+
+def test_the_real_mallopt_is_found_exactly_on_linux_with_glibc():
+    on_glibc = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+    assert (runtime._glibc_mallopt() is not None) == on_glibc
+
+
+_CHURN = """
+import ctypes, sys, torch
+from gancourse.runtime import tune_allocator
+
+
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+
+libc = ctypes.CDLL(None)
+libc.mallinfo2.restype = MallInfo2
+if sys.argv[1] == "tuned":
+    assert tune_allocator()
+for _ in range(3):  # three training steps' worth of large buffers, written to, then freed
+    buffers = [torch.ones(3 * 2**20) for _ in range(4)]  # 4 x 12 MiB
+    del buffers
+print(libc.mallinfo2().fordblks)  # bytes of free memory that glibc keeps for reuse
+"""
+
+
+def _has_mallinfo2() -> bool:
+    try:
+        return runtime._glibc_mallopt() is not None and hasattr(ctypes.CDLL(None), "mallinfo2")  # glibc 2.33+
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _has_mallinfo2(), reason="glibc 2.33 or newer only")
+def test_tuned_glibc_keeps_freed_memory_for_reuse(monkeypatch):
+    """The effect itself, in fresh processes: default glibc hands freed blocks back to the system (so the next
+    step page-faults them in again); tuned, it keeps them, with the 512 MiB top pad on top."""
+    for name in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_", "GLIBC_TUNABLES"):
+        monkeypatch.delenv(name, raising=False)
+    kept = {mode: int(subprocess.run([sys.executable, "-c", _CHURN, mode], capture_output=True, text=True,
+                                     check=True).stdout) for mode in ("default", "tuned")}
+    assert kept["tuned"] >= 400 * 2**20, kept
+    assert kept["default"] < 200 * 2**20, kept
