@@ -54,9 +54,12 @@ def assert_close(actual, expected, hint: str = "", rtol: float = RTOL, atol: flo
     if a.shape != e.shape:
         raise AssertionError(f"expected shape {tuple(e.shape)}, got {tuple(a.shape)}. {hint}".strip())
     if not is_close(a, e, rtol, atol):
-        shown = lambda t: f"{t.item():.6g}" if t.numel() == 1 else f"tensor of shape {tuple(t.shape)}"
         worst = (a - e).abs().max().item() if a.numel() else 0.0
-        raise AssertionError(f"expected {shown(e)}, got {shown(a)} (largest difference {worst:.3g}). {hint}".strip())
+        if a.numel() == 1:
+            found = f"expected {e.item():.6g}, got {a.item():.6g}"
+        else:
+            found = f"the values differ from the expected tensor of shape {tuple(e.shape)}"
+        raise AssertionError(f"{found} (largest difference {worst:.3g}). {hint}".strip())
 
 
 def assert_scalar(value, name: str) -> None:

@@ -94,7 +94,7 @@ def test_assert_close_message_shows_values_difference_and_hint():
 
 
 def test_assert_close_message_for_tensors_names_the_shape():
-    with pytest.raises(AssertionError, match=r"expected tensor of shape \(2, 2\), got tensor of shape \(2, 2\) "
+    with pytest.raises(AssertionError, match=r"the values differ from the expected tensor of shape \(2, 2\) "
                                              r"\(largest difference 3\)\. hint"):
         assert_close(torch.zeros(2, 2) + torch.tensor([[0.0, 3.0], [0.0, 0.0]]), torch.zeros(2, 2), hint="hint")
 
