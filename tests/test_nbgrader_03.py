@@ -27,6 +27,14 @@ def minimax_generator_loss(fake_logits):
 def minimax_generator_loss(fake_logits):
     return -F.softplus(fake_logits).sum()
 ''', ("test_minimax_generator_loss",)),
+    "minimax_log_of_sigmoid_of_minus": Mistake("minimax_generator_loss", '''
+def minimax_generator_loss(fake_logits):
+    return torch.log(torch.sigmoid(-fake_logits)).mean()
+''', ("test_minimax_generator_loss",)),
+    "minimax_log1p_exp": Mistake("minimax_generator_loss", '''
+def minimax_generator_loss(fake_logits):
+    return -torch.log1p(torch.exp(fake_logits)).mean()
+''', ("test_minimax_generator_loss",)),
     # exercise 2: lsgan_discriminator_loss
     "lsgan_d_swapped_targets": Mistake("lsgan_discriminator_loss", '''
 def lsgan_discriminator_loss(real_out, fake_out, a=0.0, b=1.0):
@@ -48,6 +56,14 @@ def lsgan_discriminator_loss(real_out, fake_out, a=0.0, b=1.0):
     "lsgan_d_ignores_a_b": Mistake("lsgan_discriminator_loss", '''
 def lsgan_discriminator_loss(real_out, fake_out, a=0.0, b=1.0):
     return 0.5 * (real_out - 1).pow(2).mean() + 0.5 * fake_out.pow(2).mean()
+''', ("test_lsgan_discriminator_loss",)),
+    "lsgan_d_one_mean": Mistake("lsgan_discriminator_loss", '''
+def lsgan_discriminator_loss(real_out, fake_out, a=0.0, b=1.0):
+    return 0.5 * ((real_out - b) ** 2 + (fake_out - a) ** 2).mean()
+''', ("test_lsgan_discriminator_loss",)),
+    "lsgan_d_one_mean_of_both_batches": Mistake("lsgan_discriminator_loss", '''
+def lsgan_discriminator_loss(real_out, fake_out, a=0.0, b=1.0):
+    return torch.cat([(real_out - b) ** 2, (fake_out - a) ** 2]).mean()
 ''', ("test_lsgan_discriminator_loss",)),
     # exercise 3: lsgan_generator_loss
     "lsgan_g_target_a": Mistake("lsgan_generator_loss", '''
@@ -74,6 +90,10 @@ def wgan_critic_loss(real_out, fake_out):
     "wgan_critic_sigmoid": Mistake("wgan_critic_loss", '''
 def wgan_critic_loss(real_out, fake_out):
     return torch.sigmoid(fake_out).mean() - torch.sigmoid(real_out).mean()
+''', ("test_wgan_critic_loss",)),
+    "wgan_critic_mean_of_differences": Mistake("wgan_critic_loss", '''
+def wgan_critic_loss(real_out, fake_out):
+    return (fake_out - real_out).mean()
 ''', ("test_wgan_critic_loss",)),
     # exercise 5: wgan_generator_loss
     "wgan_generator_wrong_sign": Mistake("wgan_generator_loss", '''
@@ -106,6 +126,10 @@ def clip_weights(critic, c=0.01):
     for value in critic.state_dict().values():
         if value.is_floating_point():
             value.clamp_(-c, c)
+''', ("test_clip_weights",)),
+    "clip_gradients": Mistake("clip_weights", '''
+def clip_weights(critic, c=0.01):
+    torch.nn.utils.clip_grad_value_(critic.parameters(), c)
 ''', ("test_clip_weights",)),
     # exercise 7: gradient_penalty
     "gp_eps_shared_by_the_batch": Mistake("gradient_penalty", '''
@@ -156,6 +180,13 @@ def gradient_penalty(critic, real, fake):
     x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
     (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
     return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
+''', ("test_gradient_penalty",)),
+    "gp_square_of_mean_norm": Mistake("gradient_penalty", '''
+def gradient_penalty(critic, real, fake):
+    eps = torch.rand(len(real), *[1] * (real.dim() - 1), device=real.device)
+    x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
+    return (grad.flatten(1).norm(dim=1).mean() - 1) ** 2
 ''', ("test_gradient_penalty",)),
     # exercise 8: critic_train_step
     "critic_n_critic_ignored": Mistake("critic_train_step", '''
@@ -253,6 +284,42 @@ def critic_train_step(G, critic, opt_G, opt_C, real_batches, latent_dim, n_criti
     opt_G.step()
     return {"c_loss": c_loss.item(), "g_loss": g_loss.item(), "gp": gp.item()}
 ''', ("test_critic_train_step",)),
+    "critic_inlined_wrong_sign": Mistake("critic_train_step", '''
+def critic_train_step(G, critic, opt_G, opt_C, real_batches, latent_dim, n_critic=5, gp_weight=10.0):
+    for _ in range(n_critic):
+        real = next(real_batches)
+        fake = G(sample_noise(len(real), latent_dim, device=real.device)).detach()
+        c_loss = critic(real).mean() - critic(fake).mean()
+        eps = torch.rand(len(real), *[1] * (real.dim() - 1), device=real.device)
+        x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+        (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
+        gp = (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
+        opt_C.zero_grad()
+        (c_loss + gp_weight * gp).backward()
+        opt_C.step()
+    g_loss = -critic(G(sample_noise(len(real), latent_dim, device=real.device))).mean()
+    opt_G.zero_grad()
+    g_loss.backward()
+    opt_G.step()
+    return {"c_loss": c_loss.item(), "g_loss": g_loss.item(), "gp": gp.item()}
+''', ("test_critic_train_step",)),
+    "critic_g_reuses_last_fakes": Mistake("critic_train_step", '''
+def critic_train_step(G, critic, opt_G, opt_C, real_batches, latent_dim, n_critic=5, gp_weight=10.0):
+    for _ in range(n_critic):
+        real = next(real_batches)
+        z = sample_noise(len(real), latent_dim, device=real.device)
+        fake = G(z)
+        c_loss = wgan_critic_loss(critic(real), critic(fake.detach()))
+        gp = gradient_penalty(critic, real, fake.detach())
+        opt_C.zero_grad()
+        (c_loss + gp_weight * gp).backward()
+        opt_C.step()
+    g_loss = wgan_generator_loss(critic(fake))
+    opt_G.zero_grad()
+    g_loss.backward()
+    opt_G.step()
+    return {"c_loss": c_loss.item(), "g_loss": g_loss.item(), "gp": gp.item()}
+''', ("test_critic_train_step",)),
     # exercise 9: hinge_discriminator_loss
     "hinge_d_swapped_signs": Mistake("hinge_discriminator_loss", '''
 def hinge_discriminator_loss(real_out, fake_out):
@@ -269,6 +336,10 @@ def hinge_discriminator_loss(real_out, fake_out):
     "hinge_d_sigmoid": Mistake("hinge_discriminator_loss", '''
 def hinge_discriminator_loss(real_out, fake_out):
     return F.relu(1 - torch.sigmoid(real_out)).mean() + F.relu(1 + torch.sigmoid(fake_out)).mean()
+''', ("test_hinge_discriminator_loss",)),
+    "hinge_d_one_mean": Mistake("hinge_discriminator_loss", '''
+def hinge_discriminator_loss(real_out, fake_out):
+    return (F.relu(1 - real_out) + F.relu(1 + fake_out)).mean()
 ''', ("test_hinge_discriminator_loss",)),
     # exercise 10: hinge_generator_loss
     "hinge_g_with_a_hinge": Mistake("hinge_generator_loss", '''
@@ -346,6 +417,214 @@ def diff_augment(x, translation=0.125, cutout=0.5):
         x = x * (~hole).unsqueeze(1).float()
     return x
 ''', ("test_diff_augment",)),
+    "augment_cutout_in_place": Mistake("diff_augment", '''
+def diff_augment(x, translation=0.125, cutout=0.5):
+    B, C, H, W = x.shape
+    if cutout > 0:
+        size = int(H * cutout + 0.5)
+        with torch.no_grad():
+            for i in range(B):
+                top, left = torch.randint(0, H - size + 1, (2,)).tolist()
+                x[i, :, top:top + size, left:left + size] = 0
+    if translation > 0:
+        s = int(H * translation + 0.5)
+        rows = torch.arange(H, device=x.device).view(1, H, 1)
+        cols = torch.arange(W, device=x.device).view(1, 1, W)
+        dy = torch.randint(-s, s + 1, (B, 1, 1), device=x.device)
+        dx = torch.randint(-s, s + 1, (B, 1, 1), device=x.device)
+        padded = F.pad(x, [s, s, s, s])
+        x = padded[torch.arange(B, device=x.device).view(B, 1, 1), :, rows + s - dy, cols + s - dx].permute(0, 3, 1, 2)
+    return x
+''', ("test_diff_augment",)),
+    "augment_cutout_per_channel": Mistake("diff_augment", '''
+def diff_augment(x, translation=0.125, cutout=0.5):
+    B, C, H, W = x.shape
+    rows = torch.arange(H, device=x.device).view(1, 1, H, 1)
+    cols = torch.arange(W, device=x.device).view(1, 1, 1, W)
+    if translation > 0:
+        s = int(H * translation + 0.5)
+        dy = torch.randint(-s, s + 1, (B, 1, 1), device=x.device)
+        dx = torch.randint(-s, s + 1, (B, 1, 1), device=x.device)
+        padded = F.pad(x, [s, s, s, s])
+        batch = torch.arange(B, device=x.device).view(B, 1, 1)
+        x = padded[batch, :, rows[0] + s - dy, cols[0] + s - dx].permute(0, 3, 1, 2)
+    if cutout > 0:
+        size = int(H * cutout + 0.5)
+        top = torch.randint(0, H - size + 1, (B, C, 1, 1), device=x.device)
+        left = torch.randint(0, W - size + 1, (B, C, 1, 1), device=x.device)
+        hole = (rows >= top) & (rows < top + size) & (cols >= left) & (cols < left + size)
+        x = x * (~hole).to(x.dtype)
+    return x
+''', ("test_diff_augment",)),
+    "augment_shift_truncated": Mistake("diff_augment", '''
+def diff_augment(x, translation=0.125, cutout=0.5):
+    B, _, H, W = x.shape
+    rows = torch.arange(H, device=x.device).view(1, H, 1)
+    cols = torch.arange(W, device=x.device).view(1, 1, W)
+    batch = torch.arange(B, device=x.device).view(B, 1, 1)
+    if translation > 0:
+        sh, sw = int(H * translation), int(W * translation)
+        dy = torch.randint(-sh, sh + 1, (B, 1, 1), device=x.device)
+        dx = torch.randint(-sw, sw + 1, (B, 1, 1), device=x.device)
+        padded = F.pad(x, [sw, sw, sh, sh])
+        x = padded[batch, :, rows + sh - dy, cols + sw - dx].permute(0, 3, 1, 2)
+    if cutout > 0:
+        ch, cw = int(H * cutout + 0.5), int(W * cutout + 0.5)
+        top = torch.randint(0, H - ch + 1, (B, 1, 1), device=x.device)
+        left = torch.randint(0, W - cw + 1, (B, 1, 1), device=x.device)
+        hole = (rows >= top) & (rows < top + ch) & (cols >= left) & (cols < left + cw)
+        x = x * (~hole).unsqueeze(1).to(x.dtype)
+    return x
+''', ("test_diff_augment",)),
+    "augment_cutout_filled_with_minus_one": Mistake("diff_augment", '''
+def diff_augment(x, translation=0.125, cutout=0.5):
+    B, _, H, W = x.shape
+    rows = torch.arange(H, device=x.device).view(1, H, 1)
+    cols = torch.arange(W, device=x.device).view(1, 1, W)
+    batch = torch.arange(B, device=x.device).view(B, 1, 1)
+    if translation > 0:
+        sh, sw = int(H * translation + 0.5), int(W * translation + 0.5)
+        dy = torch.randint(-sh, sh + 1, (B, 1, 1), device=x.device)
+        dx = torch.randint(-sw, sw + 1, (B, 1, 1), device=x.device)
+        padded = F.pad(x, [sw, sw, sh, sh])
+        x = padded[batch, :, rows + sh - dy, cols + sw - dx].permute(0, 3, 1, 2)
+    if cutout > 0:
+        ch, cw = int(H * cutout + 0.5), int(W * cutout + 0.5)
+        top = torch.randint(0, H - ch + 1, (B, 1, 1), device=x.device)
+        left = torch.randint(0, W - cw + 1, (B, 1, 1), device=x.device)
+        hole = (rows >= top) & (rows < top + ch) & (cols >= left) & (cols < left + cw)
+        x = torch.where(hole.unsqueeze(1), -torch.ones_like(x), x)
+    return x
+''', ("test_diff_augment",)),
+    "augment_cutout_twice_too_large": Mistake("diff_augment", '''
+def diff_augment(x, translation=0.125, cutout=0.5):
+    B, _, H, W = x.shape
+    rows = torch.arange(H, device=x.device).view(1, H, 1)
+    cols = torch.arange(W, device=x.device).view(1, 1, W)
+    batch = torch.arange(B, device=x.device).view(B, 1, 1)
+    if translation > 0:
+        sh, sw = int(H * translation + 0.5), int(W * translation + 0.5)
+        dy = torch.randint(-sh, sh + 1, (B, 1, 1), device=x.device)
+        dx = torch.randint(-sw, sw + 1, (B, 1, 1), device=x.device)
+        padded = F.pad(x, [sw, sw, sh, sh])
+        x = padded[batch, :, rows + sh - dy, cols + sw - dx].permute(0, 3, 1, 2)
+    if cutout > 0:
+        ch, cw = min(2 * int(H * cutout + 0.5), H), min(2 * int(W * cutout + 0.5), W)
+        top = torch.randint(0, H - ch + 1, (B, 1, 1), device=x.device)
+        left = torch.randint(0, W - cw + 1, (B, 1, 1), device=x.device)
+        hole = (rows >= top) & (rows < top + ch) & (cols >= left) & (cols < left + cw)
+        x = x * (~hole).unsqueeze(1).to(x.dtype)
+    return x
+''', ("test_diff_augment",)),
+}
+
+# More typical mistakes, checked only in-process by test_notebook_03.py: each needs a submission of its own (one
+# mistake per cell, and a critic_train_step mistake needs correct callees), and every submission adds about half a
+# minute to the nbgrader flow.
+IN_PROCESS_MISTAKES = {
+    "gp_gradient_at_real": Mistake("gradient_penalty", '''
+def gradient_penalty(critic, real, fake):
+    real = real.clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(real).sum(), real, create_graph=True)
+    return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
+''', ("test_gradient_penalty",)),
+    "gp_gradient_wrt_real": Mistake("gradient_penalty", '''
+def gradient_penalty(critic, real, fake):
+    eps = torch.rand(len(real), *[1] * (real.dim() - 1), device=real.device)
+    real = real.clone().requires_grad_(True)
+    x_hat = eps * real + (1 - eps) * fake
+    (grad,) = torch.autograd.grad(critic(x_hat).sum(), real, create_graph=True)
+    return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
+''', ("test_gradient_penalty",)),
+    "critic_inlined_no_penalty": Mistake("critic_train_step", '''
+def critic_train_step(G, critic, opt_G, opt_C, real_batches, latent_dim, n_critic=5, gp_weight=10.0):
+    for _ in range(n_critic):
+        real = next(real_batches)
+        fake = G(sample_noise(len(real), latent_dim, device=real.device)).detach()
+        c_loss = critic(fake).mean() - critic(real).mean()
+        eps = torch.rand(len(real), *[1] * (real.dim() - 1), device=real.device)
+        x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+        (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
+        gp = (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
+        opt_C.zero_grad()
+        (c_loss).backward()
+        opt_C.step()
+    g_loss = -critic(G(sample_noise(len(real), latent_dim, device=real.device))).mean()
+    opt_G.zero_grad()
+    g_loss.backward()
+    opt_G.step()
+    return {"c_loss": c_loss.item(), "g_loss": g_loss.item(), "gp": gp.item()}
+''', ("test_critic_train_step",)),
+    "critic_inlined_g_wrong_sign": Mistake("critic_train_step", '''
+def critic_train_step(G, critic, opt_G, opt_C, real_batches, latent_dim, n_critic=5, gp_weight=10.0):
+    for _ in range(n_critic):
+        real = next(real_batches)
+        fake = G(sample_noise(len(real), latent_dim, device=real.device)).detach()
+        c_loss = critic(fake).mean() - critic(real).mean()
+        eps = torch.rand(len(real), *[1] * (real.dim() - 1), device=real.device)
+        x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+        (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
+        gp = (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
+        opt_C.zero_grad()
+        (c_loss + gp_weight * gp).backward()
+        opt_C.step()
+    g_loss = critic(G(sample_noise(len(real), latent_dim, device=real.device))).mean()
+    opt_G.zero_grad()
+    g_loss.backward()
+    opt_G.step()
+    return {"c_loss": c_loss.item(), "g_loss": g_loss.item(), "gp": gp.item()}
+''', ("test_critic_train_step",)),
+    "critic_c_loss_with_penalty": Mistake("critic_train_step", '''
+def critic_train_step(G, critic, opt_G, opt_C, real_batches, latent_dim, n_critic=5, gp_weight=10.0):
+    for _ in range(n_critic):
+        real = next(real_batches)
+        z = sample_noise(len(real), latent_dim, device=real.device)
+        fake = G(z)
+        c_loss = wgan_critic_loss(critic(real), critic(fake.detach()))
+        gp = gradient_penalty(critic, real, fake.detach())
+        opt_C.zero_grad()
+        (c_loss + gp_weight * gp).backward()
+        opt_C.step()
+    g_loss = wgan_generator_loss(critic(G(sample_noise(len(real), latent_dim, device=real.device))))
+    opt_G.zero_grad()
+    g_loss.backward()
+    opt_G.step()
+    return {"c_loss": (c_loss + gp_weight * gp).item(), "g_loss": g_loss.item(), "gp": gp.item()}
+''', ("test_critic_train_step",)),
+    "critic_gp_weighted": Mistake("critic_train_step", '''
+def critic_train_step(G, critic, opt_G, opt_C, real_batches, latent_dim, n_critic=5, gp_weight=10.0):
+    for _ in range(n_critic):
+        real = next(real_batches)
+        z = sample_noise(len(real), latent_dim, device=real.device)
+        fake = G(z)
+        c_loss = wgan_critic_loss(critic(real), critic(fake.detach()))
+        gp = gradient_penalty(critic, real, fake.detach())
+        opt_C.zero_grad()
+        (c_loss + gp_weight * gp).backward()
+        opt_C.step()
+    g_loss = wgan_generator_loss(critic(G(sample_noise(len(real), latent_dim, device=real.device))))
+    opt_G.zero_grad()
+    g_loss.backward()
+    opt_G.step()
+    return {"c_loss": c_loss.item(), "g_loss": g_loss.item(), "gp": (gp_weight * gp).item()}
+''', ("test_critic_train_step",)),
+    "critic_noise_of_size_64": Mistake("critic_train_step", '''
+def critic_train_step(G, critic, opt_G, opt_C, real_batches, latent_dim, n_critic=5, gp_weight=10.0):
+    for _ in range(n_critic):
+        real = next(real_batches)
+        z = sample_noise(64, latent_dim, device=real.device)
+        fake = G(z)
+        c_loss = wgan_critic_loss(critic(real), critic(fake.detach()))
+        gp = gradient_penalty(critic, real, fake.detach())
+        opt_C.zero_grad()
+        (c_loss + gp_weight * gp).backward()
+        opt_C.step()
+    g_loss = wgan_generator_loss(critic(G(sample_noise(64, latent_dim, device=real.device))))
+    opt_G.zero_grad()
+    g_loss.backward()
+    opt_G.step()
+    return {"c_loss": c_loss.item(), "g_loss": g_loss.item(), "gp": gp.item()}
+''', ("test_critic_train_step",)),
 }
 
 # Wrong submissions, at most one mistake per cell. critic_train_step calls gradient_penalty, wgan_critic_loss and
@@ -364,15 +643,91 @@ WRONG_SUBMISSIONS = {
                 "hinge_g_sum", "augment_not_differentiable"],
     "wrong_4": ["gp_without_create_graph", "minimax_sum", "lsgan_d_sum", "hinge_d_sigmoid",
                 "augment_mask_on_default_device"],
-    "wrong_5": ["gp_not_squared", "lsgan_d_ignores_a_b"],
-    "wrong_6": ["gp_one_sided"],
-    "wrong_7": ["gp_eps_only_for_images"],
-    "wrong_8": ["critic_n_critic_ignored"],
-    "wrong_9": ["critic_zero_grad_once"],
-    "wrong_10": ["critic_same_batch_every_update"],
+    "wrong_5": ["gp_not_squared", "lsgan_d_ignores_a_b", "minimax_log_of_sigmoid_of_minus", "clip_gradients",
+                "hinge_d_one_mean", "augment_cutout_in_place"],
+    "wrong_6": ["gp_one_sided", "wgan_critic_mean_of_differences", "lsgan_d_one_mean", "augment_cutout_per_channel"],
+    "wrong_7": ["gp_eps_only_for_images", "lsgan_d_one_mean_of_both_batches", "augment_shift_truncated"],
+    "wrong_8": ["critic_n_critic_ignored", "augment_cutout_filled_with_minus_one"],
+    "wrong_9": ["critic_zero_grad_once", "augment_cutout_twice_too_large"],
+    "wrong_10": ["critic_same_batch_every_update", "minimax_log1p_exp"],
     "wrong_11": ["critic_gp_weight_ignored"],
     "wrong_12": ["critic_loss_leaks_into_g"],
     "wrong_13": ["critic_noise_on_default_device"],
+    "wrong_14": ["gp_square_of_mean_norm"],
+    "wrong_15": ["critic_inlined_wrong_sign"],
+    "wrong_16": ["critic_g_reuses_last_fakes"],
+}
+
+# The message each mistake's failing test must show (checked in-process in test_notebook_03.py).
+HINTS = {
+    "minimax_is_non_saturating": "looks like the non-saturating loss",
+    "minimax_wrong_sign": "wrong sign: return the mean of log(1 - sigmoid(a))",
+    "minimax_log_of_sigmoid": "sigmoid(200) rounds to exactly 1",
+    "minimax_log_of_sigmoid_of_minus": "sigmoid(-200) underflows to 0",
+    "minimax_log1p_exp": "exp(200) overflows in log(1 + exp(a))",
+    "minimax_sum": "use .mean(), not .sum()",
+    "lsgan_d_swapped_targets": "looks like swapped targets",
+    "lsgan_d_no_half": "keep the factors 1/2",
+    "lsgan_d_sigmoid": "looks like a sigmoid applied to the discriminator's outputs",
+    "lsgan_d_sum": "average with .mean(), not .sum()",
+    "lsgan_d_ignores_a_b": "use the a and b arguments",
+    "lsgan_d_one_mean": "the real and fake batches may differ in size: take each mean separately",
+    "lsgan_d_one_mean_of_both_batches": "the real and fake batches may differ in size: take each mean separately",
+    "lsgan_g_target_a": "the generator wants them to score c",
+    "lsgan_g_sigmoid": "looks like a sigmoid applied to the discriminator's outputs",
+    "lsgan_g_sum": "average with .mean(), not .sum()",
+    "wgan_critic_wrong_sign": "wrong sign: the critic minimises mean(fake) - mean(real)",
+    "wgan_critic_sum": "use .mean(), not .sum()",
+    "wgan_critic_sigmoid": "looks like a sigmoid applied to the critic's scores",
+    "wgan_critic_mean_of_differences": "the real and fake batches may differ in size: take each mean separately",
+    "wgan_generator_wrong_sign": "wrong sign: the generator minimises -mean(fake_out)",
+    "wgan_generator_sum": "use .mean(), not .sum()",
+    "wgan_generator_sigmoid": "looks like a sigmoid applied to the critic's scores",
+    "clip_only_weights": "biases and normalisation layers too",
+    "clip_builds_graph": "builds an autograd graph",
+    "clip_state_dict": "a buffer changed (batch norm's running variance)",
+    "clip_gradients": "clipped the gradients (clip_grad_value_ clips p.grad), not the parameters",
+    "gp_eps_shared_by_the_batch": "every sample of the batch got the same eps",
+    "gp_eps_per_pixel": "eps differs between the pixels of one image",
+    "gp_norm_of_the_whole_batch": "one norm for the whole batch",
+    "gp_without_create_graph": "create_graph=True",
+    "gp_not_squared": "(||grad|| - 1) is not squared",
+    "gp_one_sided": "one-sided",
+    "gp_eps_only_for_images": "gradient_penalty fails for inputs of shape (6, 5)",
+    "gp_square_of_mean_norm": "looks like the square of the mean norm",
+    "gp_gradient_at_real": "taken at the real (or fake) images themselves, not at random interpolates",
+    "gp_gradient_wrt_real": "the gradient was taken with respect to real (or fake), not x_hat",
+    "critic_n_critic_ignored": "use the n_critic argument, do not hard-code 5",
+    "critic_zero_grad_once": "zero the critic's gradients (opt_C.zero_grad()) in every critic iteration",
+    "critic_same_batch_every_update": "take a new batch, next(real_batches), for every critic update",
+    "critic_gp_weight_ignored": "is the penalty multiplied by the gp_weight argument?",
+    "critic_loss_leaks_into_g": "call opt_G.zero_grad() before g_loss.backward()",
+    "critic_noise_on_default_device": "pass device=real.device to sample_noise",
+    "critic_inlined_wrong_sign": "the critic's loss has the wrong sign",
+    "critic_inlined_no_penalty": "the critic's update has no gradient penalty",
+    "critic_inlined_g_wrong_sign": "the generator's loss has the wrong sign",
+    "critic_c_loss_with_penalty": "'c_loss' should be the critic loss wgan_critic_loss(...) of the last critic update, "
+                                  "without the penalty",
+    "critic_gp_weighted": "'gp' should be the gradient penalty of the last critic update, without its weight",
+    "critic_g_reuses_last_fakes": "the generator's update reused the fakes of the last critic update",
+    "critic_noise_of_size_64": "draw as many noise vectors as the real batch has images",
+    "hinge_d_swapped_signs": "looks like swapped signs",
+    "hinge_d_without_relu": "the relu is missing",
+    "hinge_d_sum": "use .mean(), not .sum()",
+    "hinge_d_sigmoid": "looks like a sigmoid applied to the scores",
+    "hinge_d_one_mean": "the real and fake batches may differ in size: take each mean separately",
+    "hinge_g_with_a_hinge": "looks like a hinge on the generator's side",
+    "hinge_g_wrong_sign": "wrong sign: the generator minimises -mean(fake_out)",
+    "hinge_g_sum": "use .mean(), not .sum()",
+    "augment_same_for_the_batch": "every image got the same translation",
+    "augment_wraps_around": "pad with zeros instead of wrapping around",
+    "augment_not_differentiable": "no gradient reaches x",
+    "augment_mask_on_default_device": "created on the default device instead of x.device",
+    "augment_cutout_in_place": "diff_augment changed its input x in place",
+    "augment_cutout_per_channel": "the channels of one image were transformed differently",
+    "augment_shift_truncated": "round translation x size (3.5 here) half up",
+    "augment_cutout_filled_with_minus_one": "fill it with 0",
+    "augment_cutout_twice_too_large": "the cut-out square covers the whole image",
 }
 
 # Other correct ways to write the exercises: they must get full marks too. This critic_train_step inlines the
@@ -485,6 +840,9 @@ SPEC = FlowSpec(
         "wrong_6": ["one-sided"],
         "wrong_8": ["use the n_critic argument, do not hard-code 5"],
         "wrong_9": ["zero the critic's gradients (opt_C.zero_grad()) in every critic iteration"],
+        "wrong_14": [HINTS["gp_square_of_mean_norm"]],
+        "wrong_15": [HINTS["critic_inlined_wrong_sign"], "the formulas you wrote out instead are graded here"],
+        "wrong_16": [HINTS["critic_g_reuses_last_fakes"]],
     },
 )
 graded = graded_course_fixture(SPEC)

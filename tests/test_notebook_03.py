@@ -1,4 +1,8 @@
-"""Notebook 03 as a whole: its points, its exercises, and a fast-mode run of the solution (see test_course.py too)."""
+"""Notebook 03 as a whole: points, exercises, its test cells against right and wrong answers, and a fast-mode run.
+
+The test cells (visible and hidden parts) are run here in-process against every mistake and alternative of
+test_nbgrader_03.py, which takes seconds; test_nbgrader_03.py then runs the same submissions through nbgrader.
+"""
 from __future__ import annotations
 
 import nbformat
@@ -8,11 +12,13 @@ from nbclient import NotebookClient
 from course_helpers import REPO
 from gancourse.nbtools import exercise_namespace
 from test_course import exercise_names
+from test_nbgrader_03 import ALTERNATIVES, HINTS, IN_PROCESS_MISTAKES, MISTAKES
 
 SOLUTION_03 = REPO / "solutions" / "03_losses" / "losses.ipynb"
 EXERCISES = ["minimax_generator_loss", "lsgan_discriminator_loss", "lsgan_generator_loss", "wgan_critic_loss",
              "wgan_generator_loss", "clip_weights", "gradient_penalty", "critic_train_step",
              "hinge_discriminator_loss", "hinge_generator_loss", "diff_augment"]
+ALL_MISTAKES = {**MISTAKES, **IN_PROCESS_MISTAKES}
 SETUPS = ["non-saturating", "minimax (saturating)", "LSGAN", "WGAN (clipping)", "WGAN-GP", "hinge",
           "hinge + spectral norm"]
 
@@ -51,6 +57,56 @@ def test_the_dcgan_of_notebook_02_comes_back_as_locked_code():
     assert "class Generator" in given[0].source and "class Discriminator" in given[0].source
     assert "def train_step" in given[1].source
 
+
+# --- the test cells, in-process -------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def notebook():
+    """The solution's imports, given code and exercises, and a runner for its test cells with other answers."""
+    cells = {_nbgrader(c).get("grade_id"): c for c in nbformat.read(SOLUTION_03, as_version=4).cells}
+    base = exercise_namespace(SOLUTION_03)
+    for given in ("given_models", "given_gan"):  # the test cells use the DCGAN and notebook 01's pieces
+        exec(compile(cells[given].source, given, "exec"), base)
+
+    def run(test_id: str, answer: str | None = None) -> None:
+        namespace = dict(base)
+        if answer is not None:
+            exec(compile(answer, "answer", "exec"), namespace)
+        exec(compile(cells[test_id].source, test_id, "exec"), namespace)
+
+    return run
+
+
+@pytest.mark.parametrize("test_id", [f"test_{name}" for name in EXERCISES])
+def test_the_reference_passes_every_test_cell(notebook, test_id, capsys):
+    notebook(test_id)
+    assert capsys.readouterr().out.strip() == "Visible tests passed."
+
+
+@pytest.mark.filterwarnings("ignore:Converting a tensor with requires_grad=True to a scalar:UserWarning")  # float(loss)
+@pytest.mark.parametrize("cell", sorted(ALTERNATIVES))
+def test_other_correct_answers_pass(notebook, cell, capsys):
+    notebook(f"test_{cell}", ALTERNATIVES[cell])
+    assert capsys.readouterr().out.strip() == "Visible tests passed."
+
+
+@pytest.mark.parametrize("name", sorted(ALL_MISTAKES))
+def test_each_mistake_fails_its_test_cell_with_a_message_that_names_it(notebook, name):
+    mistake = ALL_MISTAKES[name]
+    with pytest.raises(AssertionError) as failure:
+        notebook(f"test_{mistake.cell}", mistake.code)
+    assert HINTS[name] in str(failure.value), f"{name}: {failure.value}"
+
+
+def test_every_mistake_has_a_hint():
+    assert set(HINTS) == set(ALL_MISTAKES) and not set(MISTAKES) & set(IN_PROCESS_MISTAKES)
+
+
+def test_every_mistake_loses_only_its_own_test_cell():
+    assert all(mistake.loses == (f"test_{mistake.cell}",) for mistake in ALL_MISTAKES.values())
+
+
+# --- the whole notebook ---------------------------------------------------------------------------------------
 
 @pytest.mark.slow
 def test_solution_runs_top_to_bottom_in_fast_mode_with_every_test_passing(mnist_root, monkeypatch):
