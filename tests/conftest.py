@@ -41,3 +41,13 @@ def mnist_root() -> Path:
 def mnist_test(mnist_root: Path) -> tuple[torch.Tensor, torch.Tensor]:
     """The real MNIST test split: uint8 images (10000, 1, 28, 28) and int64 labels (10000,)."""
     return load_mnist("test", root=mnist_root, download=False)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """How long nbgrader took to autograde one submission of each notebook, when the flow tests ran."""
+    from nbgrader_flow import AUTOGRADE_TIMES
+
+    if AUTOGRADE_TIMES:
+        terminalreporter.section("nbgrader autograde")
+        for assignment, (seconds, count) in sorted(AUTOGRADE_TIMES.items()):
+            terminalreporter.write_line(f"{assignment}: {seconds:.1f} s per submission ({count} submissions)")

@@ -33,6 +33,10 @@ __all__ = [
 ]
 
 
+# Seconds per submission of each flow's real `nbgrader autograde` run, reported at the end of the test session.
+AUTOGRADE_TIMES: dict[str, tuple[float, int]] = {}
+
+
 @dataclass(frozen=True)
 class Mistake:
     """A typical wrong answer: the solution cell it replaces, its code, and the test cells that must fail."""
@@ -137,7 +141,7 @@ def graded_course_fixture(spec: FlowSpec):
         started = time.perf_counter()
         nbgrader(course, "autograde", spec.assignment, env=env)
         seconds = (time.perf_counter() - started) / len(students)
-        print(f"\nautograde {spec.assignment}: {seconds:.1f} s per submission ({len(students)} submissions)")
+        AUTOGRADE_TIMES[spec.assignment] = (seconds, len(students))
         nbgrader(course, "generate_feedback", spec.assignment, env=env)
         return GradedCourse(spec, course, seconds)
 
