@@ -15,15 +15,13 @@ import warnings
 from pathlib import Path
 
 import torch
-import torch.nn as nn
-from torch.utils.data import DataLoader
-from torchvision import datasets, transforms
 
 from gancourse import device, seed_everything
-from gancourse.data import Batches, MNISTFallbackWarning, data_root, load_mnist, to_model_range
+from gancourse.data import Batches, MNISTFallbackWarning, load_mnist, to_model_range
 from gancourse.metrics import DigitScorer, digit_summary
 from gancourse.nbtools import exercise_namespace
 from gancourse.train import evaluating, fit
+from usual_way import images_per_second, usual_step
 
 SOLUTION = Path(__file__).resolve().parents[1] / "solutions" / "01_vanilla_gan" / "vanilla_gan.ipynb"
 LATENT_DIM, BATCH_SIZE, FULL_STEPS = 64, 128, 6000  # as in the notebook's training cell
@@ -45,67 +43,15 @@ def course_way(steps: int, batch_size: int, dev: torch.device) -> float:
     G, D, opt_G, opt_D = course_models(dev)
     batches = Batches(load_mnist("train")[0], batch_size, device=dev)
     step = lambda: nb["train_step"](G, D, opt_G, opt_D, next(batches), LATENT_DIM)
-    return _images_per_second(step, steps, batch_size, dev)
-
-
-class TorchvisionMNIST(datasets.MNIST):
-    """torchvision's MNIST with its usual per-image path (PIL image + transform), over the split gancourse loads.
-
-    torchvision itself needs all four files uncompressed; offline only the test split may be here.
-    """
-
-    def _check_exists(self) -> bool:
-        return True
-
-    def _load_data(self):
-        images, labels = load_mnist("train")
-        return images[:, 0], labels
+    return images_per_second(step, steps, batch_size, dev, warmup=20)
 
 
 def common_way(steps: int, batch_size: int, dev: torch.device) -> float:
     """Images/s of the same models the common way: torchvision MNIST + ToTensor + DataLoader, Sigmoid + BCELoss, Adam."""
     seed_everything(0)
-    G, D = nb["Generator"](LATENT_DIM).to(dev), nn.Sequential(nb["Discriminator"](), nn.Sigmoid()).to(dev)
-    opt_G = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    opt_D = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))])
-    dataset = TorchvisionMNIST(str(data_root()), transform=transform)
-    loader = iter(_endless(DataLoader(dataset, batch_size=batch_size, shuffle=True, drop_last=True)))
-    criterion = nn.BCELoss()
-
-    def step():
-        real = next(loader)[0].to(dev)
-        ones, zeros = torch.ones(len(real), device=dev), torch.zeros(len(real), device=dev)
-        fake = G(torch.randn(len(real), LATENT_DIM, device=dev))
-        D.zero_grad()
-        d_loss = criterion(D(real), ones) + criterion(D(fake.detach()), zeros)
-        d_loss.backward()
-        opt_D.step()
-        G.zero_grad()
-        g_loss = criterion(D(fake), ones)
-        g_loss.backward()
-        opt_G.step()
-        return d_loss.item(), g_loss.item()
-
-    return _images_per_second(step, steps, batch_size, dev)
-
-
-def _endless(loader):
-    while True:
-        yield from loader
-
-
-def _images_per_second(step, steps: int, batch_size: int, dev: torch.device) -> float:
-    for _ in range(20):  # warm-up: allocator, kernels, first DataLoader workers
-        step()
-    if dev.type == "cuda":
-        torch.cuda.synchronize()
-    started = time.perf_counter()
-    for _ in range(steps):
-        step()
-    if dev.type == "cuda":
-        torch.cuda.synchronize()
-    return steps * batch_size / (time.perf_counter() - started)
+    G, D = nb["Generator"](LATENT_DIM).to(dev), nb["Discriminator"]().to(dev)
+    step = usual_step(G, D, dev, batch_size, LATENT_DIM, lr=2e-4, betas=(0.5, 0.999))
+    return images_per_second(step, steps, batch_size, dev, warmup=20)
 
 
 def throughput(args) -> None:

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import nbformat
 import torch
-import torch.nn as nn
 
 from gancourse import device, runtime, seed_everything
-from gancourse.data import Batches, MNISTFallbackWarning, data_root, load_mnist, to_model_range
+from gancourse.data import Batches, MNISTFallbackWarning, load_mnist, to_model_range
+from usual_way import images_per_second, usual_step
 
 SOLUTION = Path(__file__).resolve().parents[1] / "solutions" / "02_dcgan" / "dcgan.ipynb"
 LATENT_DIM, FEATURE_MAPS, BATCH_SIZE, LEARNING_RATE = 100, 32, 64, 2e-3
@@ -75,51 +75,10 @@ def course_step(nb: dict, dev: torch.device, channels_last: bool, batch_size: in
     return lambda: nb["train_step"](G, D, opt_G, opt_D, next(batches).contiguous(memory_format=layout), LATENT_DIM)
 
 
-def usual_step(nb: dict, dev: torch.device, channels_last: bool, batch_size: int, feature_maps: int):
-    """The same models the usual way: torchvision MNIST + ToTensor + Normalize + DataLoader, Sigmoid + BCELoss, Adam."""
-    from torch.utils.data import DataLoader
-    from torchvision import datasets, transforms
-
-    class TorchvisionMNIST(datasets.MNIST):
-        """torchvision's MNIST and its per-image path, over the split gancourse loads (offline: the test split)."""
-
-        def _check_exists(self) -> bool:
-            return True
-
-        def _load_data(self):
-            images, labels = load_mnist("train")
-            return images[:, 0], labels
-
+def usual(nb: dict, dev: torch.device, channels_last: bool, batch_size: int, feature_maps: int):
+    """The same models the usual way (benchmarks/usual_way.py): torchvision MNIST + DataLoader, Sigmoid + BCELoss."""
     G, D = models(nb, dev, channels_last, feature_maps)
-    D = nn.Sequential(D, nn.Sigmoid())
-    opt_G = torch.optim.Adam(G.parameters(), lr=LEARNING_RATE, betas=ADAM_BETAS)
-    opt_D = torch.optim.Adam(D.parameters(), lr=LEARNING_RATE, betas=ADAM_BETAS)
-    transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))])
-    dataset = TorchvisionMNIST(str(data_root()), transform=transform)
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, drop_last=True)
-    criterion = nn.BCELoss()
-
-    def endless():
-        while True:
-            yield from loader
-
-    data = endless()
-
-    def step():
-        real = next(data)[0].to(dev)
-        ones, zeros = torch.ones(len(real), device=dev), torch.zeros(len(real), device=dev)
-        fake = G(torch.randn(len(real), LATENT_DIM, device=dev))
-        D.zero_grad()
-        d_loss = criterion(D(real), ones) + criterion(D(fake.detach()), zeros)
-        d_loss.backward()
-        opt_D.step()
-        G.zero_grad()
-        g_loss = criterion(D(fake), ones)
-        g_loss.backward()
-        opt_G.step()
-        return d_loss.item(), g_loss.item()
-
-    return step
+    return usual_step(G, D, dev, batch_size, LATENT_DIM, LEARNING_RATE, ADAM_BETAS)
 
 
 def run_arm(args) -> None:
@@ -128,18 +87,9 @@ def run_arm(args) -> None:
     tuned = runtime.tune_allocator() if tune else False
     dev = device()
     nb = notebook(tune)
-    step = (course_step if way == "course" else usual_step)(nb, dev, channels_last, args.batch_size, args.feature_maps)
-    for _ in range(10):  # warm-up: kernels, allocator, the first DataLoader batches
-        step()
-    if dev.type == "cuda":
-        torch.cuda.synchronize()
-    started = time.perf_counter()
-    for _ in range(args.steps):
-        step()
-    if dev.type == "cuda":
-        torch.cuda.synchronize()
-    seconds = time.perf_counter() - started
-    print(json.dumps({"images_per_second": args.steps * args.batch_size / seconds, "allocator_tuned": tuned}))
+    step = (course_step if way == "course" else usual)(nb, dev, channels_last, args.batch_size, args.feature_maps)
+    rate = images_per_second(step, args.steps, args.batch_size, dev)
+    print(json.dumps({"images_per_second": rate, "allocator_tuned": tuned}))
 
 
 def throughput(args) -> None:
