@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -184,3 +185,72 @@ def test_notebook_03_runs_in_jupyterlab(open_in_lab, mnist_root):
     bars = notebook.progress_bars()
     assert {bar["cell"] for bar in bars} == {_grade_index(source, "comparison"), _grade_index(source, "little_data")}
     assert all(bar["width"] == "100%" and bar["success"] for bar in bars), f"an unfinished progress bar: {bars}"
+
+
+def test_playground_plays_pauses_and_steps_in_jupyterlab(open_in_lab, tmp_path):
+    notebook = open_in_lab(_scratch_notebook(tmp_path, """\
+import torch
+import torch.nn.functional as F
+from gancourse.playground import Loss, Playground
+
+def pack(x, m):
+    return x.reshape(len(x) // m, m * x.shape[1])
+
+def gradient_penalty(critic, real, fake):
+    eps = torch.rand(len(real), 1)
+    x_hat = (eps * real + (1 - eps) * fake).detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
+    return (grad.norm(dim=1) - 1).pow(2).mean()
+
+losses = {
+    "non-saturating": Loss(lambda real, fake: F.softplus(-real).mean() + F.softplus(fake).mean(),
+                           lambda fake: F.softplus(-fake).mean()),
+    "WGAN-GP": Loss(lambda real, fake: fake.mean() - real.mean(), lambda fake: -fake.mean(), gradient_penalty),
+}
+playground = Playground(losses, pack, packing=2)
+playground"""))
+    notebook.run_all(timeout=120)
+    assert notebook.errors() == []
+    playground = notebook.panel.locator(".gancourse-playground")
+    counter = playground.locator(".gancourse-playground-counter")
+
+    def step() -> int:
+        text = counter.inner_text().strip()
+        assert re.fullmatch(r"step \d+", text), f"the step counter reads {text!r}"
+        return int(text.split()[1])
+
+    def wait_until(condition, what: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            assert time.monotonic() < deadline, f"{what} within {timeout:.0f} s"
+            time.sleep(0.1)
+
+    counter.wait_for(timeout=30_000)
+    wait_until(lambda: None not in notebook.pictures(0) and len(notebook.pictures(0)) == 1, "the picture loaded")
+    first_picture = notebook.pictures(0)
+    assert step() == 0
+
+    playground.locator(".gancourse-playground-play").click()
+    wait_until(lambda: step() > 0, "the step counter moved after Play")
+    wait_until(lambda: notebook.pictures(0) != first_picture and None not in notebook.pictures(0),
+               "the picture changed after Play")
+    started = step()
+    wait_until(lambda: step() > started, "the step counter kept moving")
+    notebook.screenshot("test_playground_playing")
+
+    pause = playground.locator(".gancourse-playground-pause")
+    pause.click()
+    wait_until(pause.is_disabled, "the Pause button disabled itself once training stopped", timeout=30)
+    notebook.wait_until_idle()
+    paused = step()
+    time.sleep(1.0)  # a second of training would be tens of steps
+    assert step() == paused, "the step counter moved after Pause"
+    status = playground.locator(".widget-html").inner_text()
+    print(f"paused at step {paused}: {status}")
+    assert playground.locator(".gancourse-playground-play").is_enabled()
+
+    playground.locator(".gancourse-playground-step").click()
+    wait_until(lambda: step() != paused, "the step counter moved after Step", timeout=30)
+    notebook.wait_until_idle()
+    assert step() == paused + 1, "Step trains exactly one generator step"
+    assert notebook.errors() == []
