@@ -1,13 +1,17 @@
-"""Shared helpers for the end-to-end tests: paths, submissions built from the release, nbgrader runs."""
+"""Shared helpers for the end-to-end tests: paths, submissions built from the release, nbgrader runs, and a
+runner for a solution notebook's test cells in-process."""
 from __future__ import annotations
 
 import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import nbformat
+
+from gancourse.nbtools import exercise_namespace
 
 REPO = Path(__file__).resolve().parents[1]
 SOLUTION_01 = REPO / "solutions" / "01_vanilla_gan" / "vanilla_gan.ipynb"
@@ -38,3 +42,24 @@ def nbgrader(course: Path, *args: str, env: dict | None = None) -> subprocess.Co
                             cwd=course, capture_output=True, text=True, env={**os.environ, **(env or {})})
     assert result.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
     return result
+
+
+def cell_runner(solution: Path, given: Iterable[str] = ()) -> Callable[[str, str | None], None]:
+    """Run a solution notebook's test cells in-process: ``run(test_id, answer=None)``.
+
+    The namespace holds the notebook's imports and exercises (``exercise_namespace``) plus the given code cells
+    named in `given` (grade_ids). Each call runs on a fresh copy of it: `answer`, when given, replaces an
+    exercise's definition first, then the test cell `test_id` runs, visible and hidden parts alike.
+    """
+    cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nbformat.read(solution, as_version=4).cells}
+    base = exercise_namespace(solution)
+    for grade_id in given:
+        exec(compile(cells[grade_id].source, grade_id, "exec"), base)
+
+    def run(test_id: str, answer: str | None = None) -> None:
+        namespace = dict(base)
+        if answer is not None:
+            exec(compile(answer, "answer", "exec"), namespace)
+        exec(compile(cells[test_id].source, test_id, "exec"), namespace)
+
+    return run

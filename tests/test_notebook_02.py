@@ -17,7 +17,7 @@ import torch
 from nbclient import NotebookClient
 
 import gancourse
-from course_helpers import REPO
+from course_helpers import REPO, cell_runner
 from gancourse.nbtools import exercise_namespace
 from test_course import exercise_names
 from test_nbgrader_02 import ALTERNATIVES, HINTS, MISTAKES
@@ -120,17 +120,8 @@ def test_stroke_thickness_of_real_digits_is_about_two_pixels(mnist_test):
 
 @pytest.fixture(scope="module")
 def notebook():
-    """The solution's imports and exercises, and a runner for its test cells with other answers swapped in."""
-    cells = _cells()
-    base = exercise_namespace(SOLUTION_02)
-
-    def run(test_id: str, answer: str | None = None) -> None:
-        namespace = dict(base)
-        if answer is not None:
-            exec(compile(answer, "answer", "exec"), namespace)
-        exec(compile(cells[test_id].source, test_id, "exec"), namespace)
-
-    return run
+    """A runner for the solution's test cells, with other answers swapped in."""
+    return cell_runner(SOLUTION_02)
 
 
 @pytest.mark.parametrize("test_id", sorted(POINTS))

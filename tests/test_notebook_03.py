@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from course_helpers import REPO
+from course_helpers import REPO, cell_runner
 from gancourse.nbtools import exercise_namespace
 from test_course import exercise_names
 from test_nbgrader_03 import ALTERNATIVES, HINTS, IN_PROCESS_MISTAKES, MISTAKES
@@ -62,19 +62,9 @@ def test_the_dcgan_of_notebook_02_comes_back_as_locked_code():
 
 @pytest.fixture(scope="module")
 def notebook():
-    """The solution's imports, given code and exercises, and a runner for its test cells with other answers."""
-    cells = {_nbgrader(c).get("grade_id"): c for c in nbformat.read(SOLUTION_03, as_version=4).cells}
-    base = exercise_namespace(SOLUTION_03)
-    for given in ("given_models", "given_gan"):  # the test cells use the DCGAN and notebook 01's pieces
-        exec(compile(cells[given].source, given, "exec"), base)
-
-    def run(test_id: str, answer: str | None = None) -> None:
-        namespace = dict(base)
-        if answer is not None:
-            exec(compile(answer, "answer", "exec"), namespace)
-        exec(compile(cells[test_id].source, test_id, "exec"), namespace)
-
-    return run
+    """A runner for the solution's test cells, with other answers swapped in (the test cells use the DCGAN and
+    notebook 01's pieces, given code)."""
+    return cell_runner(SOLUTION_03, given=("given_models", "given_gan"))
 
 
 @pytest.mark.parametrize("test_id", [f"test_{name}" for name in EXERCISES])

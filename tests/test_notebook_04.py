@@ -1,0 +1,149 @@
+"""Notebook 04 as a whole: points, exercises, its test cells against right and wrong answers, and a fast-mode run.
+
+The test cells (visible and hidden parts) are run here in-process against every mistake and alternative of
+test_nbgrader_04.py, which takes seconds; test_nbgrader_04.py then runs the same submissions through nbgrader.
+"""
+from __future__ import annotations
+
+import ast
+
+import nbformat
+import pytest
+import torch
+from nbclient import NotebookClient
+
+from course_helpers import REPO, cell_runner
+from gancourse.nbtools import exercise_namespace
+from test_course import exercise_names
+from test_nbgrader_04 import ALTERNATIVES, HINTS, MISTAKES, MORE_ALTERNATIVES
+
+SOLUTION_04 = REPO / "solutions" / "04_mode_collapse" / "mode_collapse.ipynb"
+SOLUTION_03 = REPO / "solutions" / "03_losses" / "losses.ipynb"
+EXERCISES = ["mode_coverage", "reverse_kl", "pack", "minibatch_stddev"]
+POINTS = {"test_mode_coverage": 3, "test_reverse_kl": 2, "test_pack": 2, "test_minibatch_stddev": 3}
+GIVEN = {"discriminator_loss", "generator_loss", "wgan_critic_loss", "wgan_generator_loss", "gradient_penalty"}
+PLACEHOLDERS = ["md_experiment", "md_stacked_mnist", "md_playground"]
+
+
+def _nbgrader(cell) -> dict:
+    return cell.metadata.get("nbgrader", {})
+
+
+def _cells(path=SOLUTION_04) -> dict[str, nbformat.NotebookNode]:
+    return {_nbgrader(c)["grade_id"]: c for c in nbformat.read(path, as_version=4).cells}
+
+
+def _text(cell) -> str:
+    return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+
+
+# --- structure ----------------------------------------------------------------------------------------------
+
+def test_points_of_the_source_notebook():
+    cells = _cells().values()
+    tests = {_nbgrader(c)["grade_id"]: _nbgrader(c)["points"] for c in cells
+             if _nbgrader(c).get("grade") and c.cell_type == "code"}
+    assert tests == POINTS and sum(tests.values()) == 10
+    answers = [c for c in cells if c.cell_type == "markdown" and _nbgrader(c).get("grade")]
+    assert len(answers) == 3 and all(_nbgrader(c)["points"] == 2 for c in answers)
+
+
+def test_every_exercise_has_its_test_cell_right_below_it():
+    order = list(_cells())
+    for name in EXERCISES:
+        assert order.index(f"test_{name}") == order.index(name) + 1, f"test_{name} should follow {name}"
+
+
+def test_exercises_are_defined_by_the_solution():
+    assert exercise_names(SOLUTION_04) == set(EXERCISES)
+    namespace = exercise_namespace(SOLUTION_04)
+    assert all(callable(namespace[name]) for name in EXERCISES)
+
+
+def test_the_experiment_sections_come_after_the_exercises_in_order():
+    order = list(_cells())
+    positions = [order.index(grade_id) for grade_id in PLACEHOLDERS]
+    assert positions == sorted(positions) and positions[0] > order.index("test_minibatch_stddev")
+
+
+def test_the_losses_of_notebooks_01_and_03_come_back_as_locked_code_that_matches_notebook_03():
+    given = _cells()["given_losses"]
+    assert _nbgrader(given)["locked"] and not _nbgrader(given)["solution"]
+    assert {node.name for node in ast.parse(given.source).body if isinstance(node, ast.FunctionDef)} == GIVEN
+    ours = dict(exercise_namespace(SOLUTION_04))
+    exec(compile(given.source, "given_losses", "exec"), ours)
+    theirs = exercise_namespace(SOLUTION_03)
+    exec(compile(_cells(SOLUTION_03)["given_gan"].source, "given_gan", "exec"), theirs)
+    g = torch.Generator().manual_seed(0)
+    real, fake = torch.randn(7, generator=g), torch.randn(5, generator=g)
+    for name in ("discriminator_loss", "wgan_critic_loss"):
+        assert torch.equal(ours[name](real, fake), theirs[name](real, fake)), name
+    for name in ("generator_loss", "wgan_generator_loss"):
+        assert torch.equal(ours[name](fake), theirs[name](fake)), name
+    critic = torch.nn.Sequential(torch.nn.Linear(3, 1, bias=False), torch.nn.Flatten(0))
+    torch.nn.init.constant_(critic[0].weight, 0.2)  # gradient norm 0.2 * sqrt(3) everywhere
+    points = torch.randn(4, 3, generator=g), torch.randn(4, 3, generator=g)
+    for gradient_penalty in (ours["gradient_penalty"], theirs["gradient_penalty"]):
+        assert gradient_penalty(critic, *points).item() == pytest.approx((0.2 * 3**0.5 - 1) ** 2, rel=1e-5)
+
+
+# --- the test cells, in-process -------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def notebook():
+    """A runner for the solution's test cells, with other answers swapped in."""
+    return cell_runner(SOLUTION_04)
+
+
+@pytest.mark.parametrize("test_id", sorted(POINTS))
+def test_the_reference_passes_every_test_cell(notebook, test_id, capsys):
+    notebook(test_id)
+    assert capsys.readouterr().out.strip() == "Visible tests passed."
+
+
+@pytest.mark.parametrize("cell, index", [(cell, i) for cell, answers in sorted(MORE_ALTERNATIVES.items())
+                                         for i in range(len(answers) + 1)])
+def test_other_correct_answers_pass(notebook, cell, index, capsys):
+    answer = [ALTERNATIVES[cell], *MORE_ALTERNATIVES[cell]][index]
+    notebook(f"test_{cell}", answer)
+    assert capsys.readouterr().out.strip() == "Visible tests passed."
+
+
+@pytest.mark.parametrize("name", sorted(MISTAKES))
+def test_each_mistake_fails_its_test_cell_with_a_message_that_names_it(notebook, name):
+    mistake = MISTAKES[name]
+    with pytest.raises(AssertionError) as failure:
+        notebook(f"test_{mistake.cell}", mistake.code)
+    assert HINTS[name] in str(failure.value), f"{name}: {failure.value}"
+
+
+def test_every_mistake_has_a_hint_and_loses_only_its_own_test_cell():
+    assert set(HINTS) == set(MISTAKES)
+    assert all(mistake.loses == (f"test_{mistake.cell}",) for mistake in MISTAKES.values())
+    assert set(ALTERNATIVES) == set(MORE_ALTERNATIVES) == set(EXERCISES)
+
+
+# --- the whole notebook ---------------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_solution_runs_top_to_bottom_in_fast_mode_with_every_test_passing(mnist_root, monkeypatch):
+    monkeypatch.setenv("GANCOURSE_FAST", "1")
+    monkeypatch.setenv("GANCOURSE_DATA", str(mnist_root))
+    nb = nbformat.read(SOLUTION_04, as_version=4)
+    NotebookClient(nb, timeout=180, kernel_name="python3",
+                   resources={"metadata": {"path": str(SOLUTION_04.parent)}}).execute()
+    cells = {_nbgrader(c)["grade_id"]: c for c in nb.cells}
+    errors = [(name, o.get("evalue")) for name, c in cells.items() if c.cell_type == "code"
+              for o in c.outputs if o.output_type == "error"]
+    assert errors == []
+    for name in POINTS:
+        streams = [o for o in cells[name].outputs if o.output_type == "stream"]
+        assert [o.name for o in streams] == ["stdout"] and streams[0].text.strip() == "Visible tests passed."
+    assert "linspace(0, 2*pi, 8): 7 distinct centres" in _text(cells["mixtures_demo"])
+    metrics = _text(cells["metrics_demo"])
+    assert "real ring                      8 / 8 " in metrics and "a single mode                  1 / 8" in metrics
+    assert "Fast mode: 20 steps" in _text(cells["chase_demo"])
+    assert "packs of 2 whose samples share a mode" in _text(cells["pack_demo"])
+    assert "a single mode      the extra feature D sees: 0.0100" in _text(cells["mbstd_demo"])
+    images = [o for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+    assert len(images) >= 4, "the notebook should show its mixtures, metrics, chase and x*y figures"
