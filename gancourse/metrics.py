@@ -38,7 +38,7 @@ class Classified(NamedTuple):
 
 
 @torch.no_grad()
-def _classify(images: torch.Tensor, batch_size: int = 100) -> Classified:
+def classify(images: torch.Tensor, batch_size: int = 100) -> Classified:
     """Run the classifier and its digit check over `images` once."""
     images = _check_images(images)
     model, digit_check = load_classifier(str(images.device)), load_digit_check()
@@ -53,7 +53,7 @@ def _classify(images: torch.Tensor, batch_size: int = 100) -> Classified:
 
 def feature_statistics(images: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     """Mean and covariance of the classifier features of `images`."""
-    return _gaussian_fit(_classify(images).features)
+    return _gaussian_fit(classify(images).features)
 
 
 def _gaussian_fit(features: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
@@ -99,7 +99,7 @@ class DigitScorer:
 
     def __call__(self, fake: torch.Tensor) -> dict[str, float]:
         """FD against the real statistics, and the number of digit classes drawn."""
-        classified = _classify(fake)  # one pass of the classifier serves both
+        classified = classify(fake)  # one pass of the classifier serves both
         return {
             "FD": frechet_distance(*self.real_statistics, *_gaussian_fit(classified.features)),
             "digits drawn": _summarise(classified).classes_drawn,
@@ -127,7 +127,7 @@ def digit_summary(fake: torch.Tensor, threshold: float = CONFIDENT, min_share: f
 
     Samples that fail the classifier's digit check (noise, blobs, blur, ...) are no digit, whatever their p.
     """
-    return _summarise(_classify(fake), threshold, min_share)
+    return _summarise(classify(fake), threshold, min_share)
 
 
 def _summarise(classified: Classified, threshold: float = CONFIDENT, min_share: float = 0.01) -> DigitSummary:
@@ -197,7 +197,7 @@ def calibration(real: torch.Tensor, n: int = 2000, seed: int = 0) -> Calibration
     reference = feature_statistics(half_a)
     rows = {}
     for name, images in kinds.items():
-        classified = _classify(images)
+        classified = classify(images)
         summary = _summarise(classified)
         rows[name] = {
             "FD": frechet_distance(*reference, *_gaussian_fit(classified.features)),
