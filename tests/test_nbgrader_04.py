@@ -80,6 +80,18 @@ def mode_coverage(samples, centers, std):
     high_quality = distance < 0.03
     return len(torch.unique(nearest[high_quality])), high_quality.float().mean().item()
 '''),
+    "coverage_four_std": mistake("mode_coverage", coverage(high_quality="distance < 4 * std")),
+    "coverage_three_sqrt_std": mistake("mode_coverage", coverage(high_quality="distance < 3 * math.sqrt(std)")),
+    "coverage_min_over_the_wrong_axis": mistake("mode_coverage", '''
+def mode_coverage(samples, centers, std):
+    distance, nearest = torch.cdist(samples, centers).min(dim=0)
+    high_quality = distance < 3 * std
+    return len(torch.unique(nearest[high_quality])), high_quality.float().mean().item()
+'''),
+    "coverage_integer_division": mistake(
+        "mode_coverage", coverage(result="modes, float(int(high_quality.sum()) // len(samples))")),
+    "coverage_fraction_over_samples_of_captured_modes": mistake("mode_coverage", coverage(
+        result="modes, high_quality.sum().item() / int(torch.isin(nearest, nearest[high_quality]).sum())")),
     "coverage_counts_on_default_device": mistake("mode_coverage", '''
 def mode_coverage(samples, centers, std):
     distance, nearest = torch.cdist(samples, centers).min(dim=1)
@@ -118,6 +130,10 @@ def reverse_kl(samples, centers, std):
 '''),
     "kl_returns_tensor": mistake("reverse_kl", kl(value="torch.xlogy(p, p * len(centers)).sum()")),
     "kl_normalised_by_all_samples": mistake("reverse_kl", kl(p="counts / len(samples)")),
+    "kl_hard_coded_eight_modes": mistake("reverse_kl", kl(value="torch.xlogy(p, p * 8).sum().item()")),
+    "kl_entropy_in_bits": mistake("reverse_kl", kl(value="math.log(len(centers)) + torch.xlogy(p, p).sum().item() / "
+                                                        "math.log(2)")),
+    "kl_squared_distance_against_three_std": mistake("reverse_kl", kl(chosen="nearest[distance ** 2 < 3 * std]")),
     # exercise 3: pack
     "pack_mixes_groups": mistake("pack", '''
 def pack(x, m):
@@ -168,6 +184,18 @@ def pack(x, m):
         raise ValueError("the batch size must be a multiple of m")
     return x.reshape(len(x) // m, -1)
 '''),
+    "pack_view_fails_on_non_contiguous": mistake("pack", '''
+def pack(x, m):
+    if m < 1 or x.size(0) % m != 0:
+        raise ValueError("batch size must be divisible by m")
+    return x.view(-1, m * x.size(1), *x.shape[2:])
+'''),
+    "pack_accepts_negative_m": mistake("pack", '''
+def pack(x, m):
+    if m == 0 or len(x) % m:
+        raise ValueError("the batch size must be a multiple of m")
+    return x.reshape(len(x) // m, m * x.shape[1], *x.shape[2:])
+'''),
     # exercise 4: minibatch_stddev
     "stddev_over_features": mistake("minibatch_stddev", stddev('''
 std = torch.sqrt(x.var(dim=1, keepdim=True, correction=0) + 1e-8)
@@ -214,6 +242,27 @@ flat = x.flatten(1)
 std = torch.sqrt(flat.var(dim=0, correction=0) + 1e-8).mean()
 return torch.cat([flat, std.expand(len(x), 1)], dim=1)
 ''')),
+    "stddev_groups_of_four": mistake("minibatch_stddev", stddev('''
+groups = x.reshape(4, len(x) // 4, *x.shape[1:])  # Karras et al.'s groups: samples b, b + B/4, b + B/2, ...
+std = torch.sqrt(groups.var(dim=0, correction=0) + 1e-8).flatten(1).mean(dim=1)  # one number per group
+extra = std.repeat(4).view(len(x), 1, *[1] * (x.dim() - 2)).expand(len(x), 1, *x.shape[2:])
+return torch.cat([x, extra], dim=1)
+''')),
+    "stddev_points_only": mistake("minibatch_stddev", stddev('''
+std = torch.sqrt(x.var(dim=0, correction=0) + 1e-8).mean()
+return torch.cat([x, std.expand(len(x), 1)], dim=1)
+''')),
+    "stddev_mean_absolute_deviation": mistake("minibatch_stddev", stddev('''
+spread = (x - x.mean(dim=0)).abs().mean()
+return torch.cat([x, spread.expand(len(x), 1, *x.shape[2:])], dim=1)
+''')),
+    "stddev_per_channel_over_pixels": mistake("minibatch_stddev", stddev('''
+if x.dim() == 2:
+    std = torch.sqrt(x.var(dim=0, correction=0) + 1e-8).mean()
+else:
+    std = torch.sqrt(x.transpose(0, 1).flatten(1).var(dim=1, correction=0) + 1e-8).mean()
+return torch.cat([x, std.expand(len(x), 1, *x.shape[2:])], dim=1)
+''')),
     "stddev_on_default_device": mistake("minibatch_stddev", stddev('''
 std = torch.sqrt(x.var(dim=0, correction=0) + 1e-8).mean()
 return torch.cat([x, std * torch.ones(len(x), 1, *x.shape[2:], dtype=x.dtype)], dim=1)
@@ -224,14 +273,19 @@ HINTS = {
     "coverage_one_std": "only the samples within 1 std count as high quality",
     "coverage_two_std": "only the samples within about 2 std count as high quality",
     "coverage_three_variances": "is the threshold 3 * std**2?",
-    "coverage_squared_distance_against_three_std": "the squared distance is compared with 3 * std",
+    "coverage_squared_distance_against_three_std": "not the squared distance with 3 * std",
     "coverage_modes_of_all_samples": "count only the nearest modes of the HIGH-QUALITY samples",
     "coverage_two_samples_per_mode": "at least 1 high-quality sample",
     "coverage_fraction_over_modes": "divided by the number of modes K",
     "coverage_percentage": "not as a percentage",
     "coverage_returns_tensors": "mode_coverage returned a tensor",
     "coverage_per_coordinate": "not on each coordinate separately",
-    "coverage_hard_coded_ring": "use the std argument, do not hard-code 0.01",
+    "coverage_hard_coded_ring": "is the ring's std (0.01) or threshold (0.03) hard-coded?",
+    "coverage_four_std": "the threshold is 3 std (not 4)",
+    "coverage_three_sqrt_std": "nor the distance with 3 * sqrt(std)",
+    "coverage_min_over_the_wrong_axis": "the minimum is taken over the wrong axis",
+    "coverage_integer_division": "integer division?",
+    "coverage_fraction_over_samples_of_captured_modes": "divided by the 13 samples nearest to the captured modes",
     "coverage_counts_on_default_device": "pass device=samples.device",
     "kl_forward": "it looks like the forward KL",
     "kl_all_samples": "the histogram includes the samples that are not high quality",
@@ -244,6 +298,9 @@ HINTS = {
     "kl_against_real_samples": "not with a histogram of freshly drawn real samples",
     "kl_returns_tensor": "reverse_kl returned a tensor",
     "kl_normalised_by_all_samples": "divided by the number of all samples",
+    "kl_hard_coded_eight_modes": "it looks like the ring's K = 8 is hard-coded",
+    "kl_entropy_in_bits": "the entropy H(p) in bits",
+    "kl_squared_distance_against_three_std": "it looks like the squared distance is compared with 3 * std",
     "pack_mixes_groups": "pack mixes samples across groups",
     "pack_reshape_m_first": "pack mixes samples across groups",
     "pack_stacks_a_new_dimension": "stacks the m samples along a new dimension",
@@ -252,6 +309,8 @@ HINTS = {
     "pack_without_a_check": "should raise a ValueError with a clear message",
     "pack_through_numpy": "pack cuts the gradient",
     "pack_flattens_images": "concatenates each pair along the channels",
+    "pack_view_fails_on_non_contiguous": "pack failed on a non-contiguous batch",
+    "pack_accepts_negative_m": "pack(x, m=-2) for a batch of 6 should raise a ValueError",
     "stddev_over_features": "the extra feature differs between samples",
     "stddev_not_averaged": "average them into ONE number",
     "stddev_per_pixel_map": "the extra channel is not one constant",
@@ -263,6 +322,10 @@ HINTS = {
     "stddev_prepended": "the extra feature comes first",
     "stddev_images_flattened": "the result is (B, C + 1, H, W)",
     "stddev_on_default_device": "created on the default device instead of x.device",
+    "stddev_groups_of_four": "not in groups of 4 as in Karras et al.'s code",
+    "stddev_points_only": "your function must also accept images (B, C, H, W)",
+    "stddev_mean_absolute_deviation": "looks like the mean absolute deviation",
+    "stddev_per_channel_over_pixels": "looks like one std per channel, over the batch and the pixels together",
 }
 
 # Wrong submissions, at most one mistake per cell: the four exercises are independent (no exercise calls another), so
@@ -281,10 +344,16 @@ WRONG_SUBMISSIONS = {
                 "stddev_of_all_values"],
     "wrong_8": ["coverage_percentage", "kl_uniform_over_captured_modes", "pack_flattens_images",
                 "stddev_sqrt_of_mean_variance"],
-    "wrong_9": ["coverage_returns_tensors", "kl_against_real_samples", "stddev_prepended"],
-    "wrong_10": ["coverage_per_coordinate", "kl_returns_tensor", "stddev_images_flattened"],
+    "wrong_9": ["coverage_returns_tensors", "kl_against_real_samples", "pack_view_fails_on_non_contiguous",
+                "stddev_prepended"],
+    "wrong_10": ["coverage_per_coordinate", "kl_returns_tensor", "pack_accepts_negative_m", "stddev_images_flattened"],
     "wrong_11": ["coverage_hard_coded_ring", "kl_normalised_by_all_samples", "stddev_on_default_device"],
-    "wrong_12": ["coverage_counts_on_default_device"],
+    "wrong_12": ["coverage_counts_on_default_device", "kl_hard_coded_eight_modes", "stddev_groups_of_four"],
+    "wrong_13": ["coverage_four_std", "kl_entropy_in_bits", "stddev_points_only"],
+    "wrong_14": ["coverage_three_sqrt_std", "kl_squared_distance_against_three_std", "stddev_mean_absolute_deviation"],
+    "wrong_15": ["coverage_min_over_the_wrong_axis", "stddev_per_channel_over_pixels"],
+    "wrong_16": ["coverage_integer_division"],
+    "wrong_17": ["coverage_fraction_over_samples_of_captured_modes"],
 }
 
 # Other correct ways to write the exercises: they must get full marks too. ALTERNATIVES go through nbgrader as one
@@ -350,6 +419,12 @@ def mode_coverage(samples, centers, std):
             good += 1
             captured.add(int(distance.argmin()))
     return len(captured), good / len(samples)
+''', '''
+def mode_coverage(samples, centers, std):
+    """NumPy all the way: returns NumPy scalars (np.int64, np.float64), which the contract accepts."""
+    d = np.linalg.norm(samples.cpu().numpy()[:, None, :] - centers.cpu().numpy()[None, :, :], axis=2)
+    good = d.min(axis=1) < 3 * std
+    return (np.bincount(d.argmin(axis=1)[good], minlength=len(centers)) > 0).sum(), good.mean()
 '''],
     "reverse_kl": [kl(p="counts / len(chosen)",
                       value="sum(float(q) * math.log(float(q) * len(centers)) for q in p if q > 0)"), '''
@@ -368,7 +443,7 @@ def reverse_kl(samples, centers, std):
 def pack(x, m):
     if m < 1 or x.size(0) % m != 0:
         raise ValueError("batch size must be divisible by m")
-    return x.view(-1, m * x.size(1), *x.shape[2:])
+    return x.contiguous().view(-1, m * x.size(1), *x.shape[2:])
 ''', '''
 def pack(x, m):
     if m <= 0 or len(x) % m:

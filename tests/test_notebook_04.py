@@ -19,6 +19,8 @@ from test_nbgrader_04 import ALTERNATIVES, HINTS, MISTAKES, MORE_ALTERNATIVES
 
 SOLUTION_04 = REPO / "solutions" / "04_mode_collapse" / "mode_collapse.ipynb"
 SOLUTION_03 = REPO / "solutions" / "03_losses" / "losses.ipynb"
+RELEASE_04 = REPO / "notebooks" / "04_mode_collapse" / "mode_collapse.ipynb"
+CAUGHT_ONLY_BY_HIDDEN_TESTS = {"coverage_counts_on_default_device", "stddev_on_default_device"}  # they crash on GPUs only
 EXERCISES = ["mode_coverage", "reverse_kl", "pack", "minibatch_stddev"]
 POINTS = {"test_mode_coverage": 3, "test_reverse_kl": 2, "test_pack": 2, "test_minibatch_stddev": 3}
 GIVEN = {"discriminator_loss", "generator_loss", "wgan_critic_loss", "wgan_generator_loss", "gradient_penalty"}
@@ -114,6 +116,20 @@ def test_each_mistake_fails_its_test_cell_with_a_message_that_names_it(notebook,
     mistake = MISTAKES[name]
     with pytest.raises(AssertionError) as failure:
         notebook(f"test_{mistake.cell}", mistake.code)
+    assert HINTS[name] in str(failure.value), f"{name}: {failure.value}"
+
+
+@pytest.fixture(scope="module")
+def student_notebook():
+    """A runner for the released notebook's test cells: what the student sees, without the hidden tests."""
+    return cell_runner(RELEASE_04)
+
+
+@pytest.mark.parametrize("name", sorted(set(MISTAKES) - CAUGHT_ONLY_BY_HIDDEN_TESTS))
+def test_the_visible_tests_already_catch_each_common_mistake_and_name_it(student_notebook, name):
+    mistake = MISTAKES[name]
+    with pytest.raises(AssertionError) as failure:
+        student_notebook(f"test_{mistake.cell}", mistake.code)
     assert HINTS[name] in str(failure.value), f"{name}: {failure.value}"
 
 
