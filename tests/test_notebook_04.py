@@ -6,6 +6,7 @@ test_nbgrader_04.py, which takes seconds; test_nbgrader_04.py then runs the same
 from __future__ import annotations
 
 import ast
+import re
 
 import nbformat
 import pytest
@@ -24,7 +25,8 @@ CAUGHT_ONLY_BY_HIDDEN_TESTS = {"coverage_counts_on_default_device", "stddev_on_d
 EXERCISES = ["mode_coverage", "reverse_kl", "pack", "minibatch_stddev"]
 POINTS = {"test_mode_coverage": 3, "test_reverse_kl": 2, "test_pack": 2, "test_minibatch_stddev": 3}
 GIVEN = {"discriminator_loss", "generator_loss", "wgan_critic_loss", "wgan_generator_loss", "gradient_penalty"}
-PLACEHOLDERS = ["md_experiment", "md_stacked_mnist", "md_playground"]
+SECTIONS = ["md_experiment", "md_stacked_mnist", "md_playground"]
+DEMOS = {"md_stacked_mnist": "stacked_demo", "md_playground": "playground"}  # section -> its unlocked demo cell
 
 
 def _nbgrader(cell) -> dict:
@@ -64,8 +66,33 @@ def test_exercises_are_defined_by_the_solution():
 
 def test_the_experiment_sections_come_after_the_exercises_in_order():
     order = list(_cells())
-    positions = [order.index(grade_id) for grade_id in PLACEHOLDERS]
+    positions = [order.index(grade_id) for grade_id in SECTIONS]
     assert positions == sorted(positions) and positions[0] > order.index("test_minibatch_stddev")
+
+
+@pytest.mark.parametrize("section", sorted(DEMOS))
+def test_the_stacked_mnist_and_playground_sections_are_written_with_an_ungraded_demo_right_below(section):
+    cells, order = _cells(), list(_cells())
+    assert "(experiment goes here)" not in cells[section].source and _nbgrader(cells[section])["locked"]
+    demo = cells[DEMOS[section]]
+    assert order.index(DEMOS[section]) == order.index(section) + 1 and demo.cell_type == "code"
+    assert not (_nbgrader(demo)["locked"] or _nbgrader(demo)["grade"] or _nbgrader(demo)["solution"])
+
+
+def test_the_stacked_mnist_section_cites_the_papers_numbers_and_computes_the_kl_itself():
+    cells = _cells()
+    for number in ("30.6", "5.99", "78.5", "5.21", "484.5", "2.61", "99.0", "3.40"):
+        assert number in cells["md_stacked_mnist"].source, number
+    demo = cells["stacked_demo"].source
+    assert "budget(1500, fast=20)" in demo and "budget(EVAL_SAMPLES, fast=500)" in demo
+    assert "xlogy" in demo and "reverse_kl(" not in demo and "pack(" not in demo  # the student's pack may be unwritten
+
+
+def test_the_playground_is_built_from_the_given_losses_and_the_students_functions():
+    source = _cells()["playground"].source
+    for name in ("discriminator_loss", "generator_loss", "wgan_critic_loss", "wgan_generator_loss",
+                 "gradient_penalty", "pack=pack", "coverage=mode_coverage"):
+        assert name in source, name
 
 
 def test_the_losses_of_notebooks_01_and_03_come_back_as_locked_code_that_matches_notebook_03():
@@ -161,5 +188,13 @@ def test_solution_runs_top_to_bottom_in_fast_mode_with_every_test_passing(mnist_
     assert "Fast mode: 20 steps" in _text(cells["chase_demo"])
     assert "packs of 2 whose samples share a mode" in _text(cells["pack_demo"])
     assert "a single mode      the extra feature D sees: 0.0100" in _text(cells["mbstd_demo"])
+    stacked = _text(cells["stacked_demo"])
+    assert "20 steps in" in stacked and "modes counted on 500 samples each" in stacked
+    assert re.search(r"DCGAN, small D +\d+ / 1000 modes, reverse KL \d+\.\d\d", stacked), stacked
+    assert re.search(r"real stacked MNIST +\d+ / 1000 modes, reverse KL \d+\.\d\d", stacked), stacked
+    assert [o for o in cells["stacked_demo"].outputs if "image/png" in o.get("data", {})], "no grid of samples"
+    playground = cells["playground"]
+    assert re.match(r"step 100, .* modes, \d+% high quality", _text(playground)), _text(playground)
+    assert [o for o in playground.outputs if "image/png" in o.get("data", {})], "the playground shows no figure"
     images = [o for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
     assert len(images) >= 4, "the notebook should show its mixtures, metrics, chase and x*y figures"
