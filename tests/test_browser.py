@@ -211,6 +211,11 @@ playground = Playground(losses, pack, packing=2)
 playground"""))
     notebook.run_all(timeout=120)
     assert notebook.errors() == []
+    _play_pause_and_step(notebook, cell=0, screenshot="test_playground_playing")
+
+
+def _play_pause_and_step(notebook: Notebook, cell: int, screenshot: str) -> None:
+    """Press the playground's Play (counter and picture change), Pause (counter stops), Step (exactly +1)."""
     playground = notebook.panel.locator(".gancourse-playground")
     counter = playground.locator(".gancourse-playground-counter")
 
@@ -226,17 +231,17 @@ playground"""))
             time.sleep(0.1)
 
     counter.wait_for(timeout=30_000)
-    wait_until(lambda: None not in notebook.pictures(0) and len(notebook.pictures(0)) == 1, "the picture loaded")
-    first_picture = notebook.pictures(0)
+    wait_until(lambda: None not in notebook.pictures(cell) and len(notebook.pictures(cell)) == 1, "the picture loaded")
+    first_picture = notebook.pictures(cell)
     assert step() == 0
 
     playground.locator(".gancourse-playground-play").click()
     wait_until(lambda: step() > 0, "the step counter moved after Play")
-    wait_until(lambda: notebook.pictures(0) != first_picture and None not in notebook.pictures(0),
+    wait_until(lambda: notebook.pictures(cell) != first_picture and None not in notebook.pictures(cell),
                "the picture changed after Play")
     started = step()
     wait_until(lambda: step() > started, "the step counter kept moving")
-    notebook.screenshot("test_playground_playing")
+    notebook.screenshot(screenshot)
 
     pause = playground.locator(".gancourse-playground-pause")
     pause.click()
@@ -263,42 +268,5 @@ def test_notebook_04_runs_in_jupyterlab_and_its_playground_plays(open_in_lab, mn
     print(f"Run All took {seconds:.0f} s")
     errors = notebook.errors()
     assert errors == [], "the notebook shows errors in JupyterLab:\n" + "\n".join(errors)
-    cell = _grade_index(source, "playground")
-    playground = notebook.panel.locator(".gancourse-playground")
-    counter = playground.locator(".gancourse-playground-counter")
-
-    def step() -> int:
-        text = counter.inner_text().strip()
-        assert re.fullmatch(r"step \d+", text), f"the step counter reads {text!r}"
-        return int(text.split()[1])
-
-    def wait_until(condition, what: str, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
-            assert time.monotonic() < deadline, f"{what} within {timeout:.0f} s"
-            time.sleep(0.1)
-
-    counter.wait_for(timeout=30_000)
-    wait_until(lambda: None not in notebook.pictures(cell) and len(notebook.pictures(cell)) == 1, "the picture loaded")
-    first_picture = notebook.pictures(cell)
-    assert step() == 0
-
-    playground.locator(".gancourse-playground-play").click()
-    wait_until(lambda: step() > 0, "the step counter moved after Play")
-    wait_until(lambda: notebook.pictures(cell) != first_picture and None not in notebook.pictures(cell),
-               "the picture changed after Play")
-    notebook.screenshot("test_notebook_04_playground_playing")
-
-    pause = playground.locator(".gancourse-playground-pause")
-    pause.click()
-    wait_until(pause.is_disabled, "the Pause button disabled itself once training stopped", timeout=30)
-    notebook.wait_until_idle()
-    paused = step()
-    time.sleep(1.0)
-    assert step() == paused, "the step counter moved after Pause"
-
-    playground.locator(".gancourse-playground-step").click()
-    wait_until(lambda: step() != paused, "the step counter moved after Step", timeout=30)
-    notebook.wait_until_idle()
-    assert step() == paused + 1, "Step trains exactly one generator step"
-    assert notebook.errors() == []
+    _play_pause_and_step(notebook, cell=_grade_index(source, "playground"),
+                         screenshot="test_notebook_04_playground_playing")
