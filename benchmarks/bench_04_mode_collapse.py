@@ -1,6 +1,6 @@
 """Benchmark notebook 04's experiment on this machine: a grid of runs (every setup x 3 seeds) at the full budget.
 
-    python benchmarks/bench_04_mode_collapse.py                    # the ring of 8: about 2 minutes
+    python benchmarks/bench_04_mode_collapse.py                    # the ring of 8: about 1 minute
     python benchmarks/bench_04_mode_collapse.py --dist ring grid   # the ring, then the grid of 25
     python benchmarks/bench_04_mode_collapse.py --threads 2        # the same on 2 CPU threads (the plumbing uses 1)
 

@@ -27,6 +27,10 @@ POINTS = {"test_mode_coverage": 3, "test_reverse_kl": 2, "test_pack": 2, "test_m
 GIVEN = {"discriminator_loss", "generator_loss", "wgan_critic_loss", "wgan_generator_loss", "gradient_penalty"}
 SECTIONS = ["md_experiment", "md_stacked_mnist", "md_playground"]
 DEMOS = {"md_stacked_mnist": "stacked_demo", "md_playground": "playground"}  # section -> its unlocked demo cell
+EXPERIMENT = ["md_experiment", "given_networks", "given_steps", "md_setups", "setups", "ring_runs", "grid_runs",
+              "md_results", "experiment_results", "md_reading"]  # the experiment section's cells, in order
+EXPERIMENT_GIVEN = {"given_networks", "given_steps"}
+SETUPS = ["GAN", "WGAN-GP", "PacGAN2", "PacGAN3", "PacGAN4", "minibatch stddev"]
 
 
 def _nbgrader(cell) -> dict:
@@ -49,7 +53,7 @@ def test_points_of_the_source_notebook():
              if _nbgrader(c).get("grade") and c.cell_type == "code"}
     assert tests == POINTS and sum(tests.values()) == 10
     answers = [c for c in cells if c.cell_type == "markdown" and _nbgrader(c).get("grade")]
-    assert len(answers) == 3 and all(_nbgrader(c)["points"] == 2 for c in answers)
+    assert len(answers) == 4 and all(_nbgrader(c)["points"] == 2 for c in answers)
 
 
 def test_every_exercise_has_its_test_cell_right_below_it():
@@ -73,10 +77,58 @@ def test_the_experiment_sections_come_after_the_exercises_in_order():
 @pytest.mark.parametrize("section", sorted(DEMOS))
 def test_the_stacked_mnist_and_playground_sections_are_written_with_an_ungraded_demo_right_below(section):
     cells, order = _cells(), list(_cells())
-    assert "(experiment goes here)" not in cells[section].source and _nbgrader(cells[section])["locked"]
+    assert _nbgrader(cells[section])["locked"]
     demo = cells[DEMOS[section]]
     assert order.index(DEMOS[section]) == order.index(section) + 1 and demo.cell_type == "code"
     assert not (_nbgrader(demo)["locked"] or _nbgrader(demo)["grade"] or _nbgrader(demo)["solution"])
+
+
+def test_the_experiment_section_gives_its_networks_and_steps_locked_and_leaves_its_runs_editable():
+    cells, order = _cells(), list(_cells())
+    start = order.index("md_experiment")
+    assert order[start:start + len(EXPERIMENT)] == EXPERIMENT
+    for grade_id in EXPERIMENT:
+        meta = _nbgrader(cells[grade_id])
+        assert not (meta["grade"] or meta["solution"]), grade_id
+        assert meta["locked"] == (cells[grade_id].cell_type == "markdown" or grade_id in EXPERIMENT_GIVEN), grade_id
+
+
+def test_the_experiment_states_its_fair_budget_and_the_papers_setup():
+    cells = _cells()
+    lecture = cells["md_experiment"].source
+    for fact in ("400,000 steps", "1,500 generator steps", "120 points a step", "three seeds per setup"):
+        assert fact in lecture, fact
+    setups = cells["setups"].source
+    assert "STEPS = budget(1500, fast=10)" in setups and "SEEDS = list(range(budget(3, fast=1)))" in setups
+    assert "BATCH_SIZE = 2, 64, 120" in setups
+
+
+def test_the_experiment_trains_every_setup_with_the_students_pack_and_stddev_and_scores_with_their_metrics(
+        monkeypatch):
+    monkeypatch.setenv("GANCOURSE_FAST", "1")
+    cells, namespace = _cells(), exercise_namespace(SOLUTION_04)
+    for grade_id in ("given_losses", "given_networks", "given_steps", "setups"):
+        exec(compile(cells[grade_id].source, grade_id, "exec"), namespace)
+    calls = {"pack": set(), "minibatch_stddev": 0}
+    pack, minibatch_stddev = namespace["pack"], namespace["minibatch_stddev"]
+
+    def counted_pack(x, m):
+        calls["pack"].add(m)
+        return pack(x, m)
+
+    def counted_stddev(x):
+        calls["minibatch_stddev"] += 1
+        return minibatch_stddev(x)
+
+    namespace.update(pack=counted_pack, minibatch_stddev=counted_stddev,  # the given cells look these up by name
+                     mode_coverage=lambda samples, centers, std: (7, 0.25),
+                     reverse_kl=lambda samples, centers, std: 0.125)
+    assert list(namespace["SETUPS"]) == SETUPS
+    exec(compile(cells["ring_runs"].source, "ring_runs", "exec"), namespace)
+    runs = namespace["ring_runs"]
+    assert [run.setup for run in runs] == SETUPS and {run.steps for run in runs} == {10}
+    assert all(run.scores == {"modes": 7, "high quality": 0.25, "reverse KL": 0.125} for run in runs)
+    assert calls["pack"] == {2, 3, 4} and calls["minibatch_stddev"] > 0
 
 
 def test_the_stacked_mnist_section_cites_the_papers_numbers_and_computes_the_kl_itself():
@@ -193,6 +245,12 @@ def test_solution_runs_top_to_bottom_in_fast_mode_with_every_test_passing(mnist_
     assert re.search(r"DCGAN, small D +\d+ / 1000 modes, reverse KL \d+\.\d\d", stacked), stacked
     assert re.search(r"real stacked MNIST +\d+ / 1000 modes, reverse KL \d+\.\d\d", stacked), stacked
     assert [o for o in cells["stacked_demo"].outputs if "image/png" in o.get("data", {})], "no grid of samples"
+    results = _text(cells["experiment_results"])
+    for distribution in ("ring of 8", "grid of 25"):
+        assert f"{distribution}: mean ± std over seeds [0], 10 generator steps per run" in results, results
+    for name in SETUPS:
+        assert re.search(rf"^  {name} +\S", results, re.M), f"{name} missing from the table:\n{results}"
+    assert len([o for o in cells["experiment_results"].outputs if "image/png" in o.get("data", {})]) == 2
     playground = cells["playground"]
     assert re.match(r"step 100, .* modes, \d+% high quality", _text(playground)), _text(playground)
     assert [o for o in playground.outputs if "image/png" in o.get("data", {})], "the playground shows no figure"
