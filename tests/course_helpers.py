@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import nbformat
+from nbclient import NotebookClient
 
 from gancourse.nbtools import exercise_namespace
 
@@ -17,6 +18,50 @@ REPO = Path(__file__).resolve().parents[1]
 SOLUTION_01 = REPO / "solutions" / "01_vanilla_gan" / "vanilla_gan.ipynb"
 RELEASE_01 = REPO / "notebooks" / "01_vanilla_gan" / "vanilla_gan.ipynb"
 _MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*\n", re.MULTILINE)
+
+
+def nbgrader_meta(cell: nbformat.NotebookNode) -> dict:
+    """A cell's nbgrader metadata ({} when it has none)."""
+    return cell.metadata.get("nbgrader", {})
+
+
+def cells_by_id(path: Path) -> dict[str, nbformat.NotebookNode]:
+    """The cells of a source notebook by grade_id, in notebook order."""
+    return {nbgrader_meta(c)["grade_id"]: c for c in nbformat.read(path, as_version=4).cells}
+
+
+def stream_text(cell: nbformat.NotebookNode) -> str:
+    """Everything an executed code cell printed (stdout and stderr)."""
+    return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+
+
+def graded_points(path: Path) -> tuple[dict[str, int], list[int]]:
+    """A source notebook's points: {test cell grade_id: points} and the points of each written answer, in order."""
+    cells = nbformat.read(path, as_version=4).cells
+    graded = [c for c in cells if nbgrader_meta(c).get("grade")]
+    return ({nbgrader_meta(c)["grade_id"]: nbgrader_meta(c)["points"] for c in graded if c.cell_type == "code"},
+            [nbgrader_meta(c)["points"] for c in graded if c.cell_type == "markdown"])
+
+
+def run_in_fast_mode(solution: Path, mnist_root: Path, monkeypatch) -> dict[str, nbformat.NotebookNode]:
+    """Execute a source notebook top to bottom in fast mode; check that no cell raised and that every test cell
+    printed only "Visible tests passed."; return its executed cells by grade_id."""
+    monkeypatch.setenv("GANCOURSE_FAST", "1")
+    monkeypatch.setenv("GANCOURSE_DATA", str(mnist_root))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+    nb = nbformat.read(solution, as_version=4)
+    NotebookClient(nb, timeout=180, kernel_name="python3",
+                   resources={"metadata": {"path": str(solution.parent)}}).execute()
+    cells = {nbgrader_meta(c)["grade_id"]: c for c in nb.cells}
+    errors = [(name, o.get("evalue")) for name, c in cells.items() if c.cell_type == "code"
+              for o in c.outputs if o.output_type == "error"]
+    assert errors == []
+    for name, cell in cells.items():
+        if nbgrader_meta(cell).get("grade") and cell.cell_type == "code":
+            streams = [o for o in cell.outputs if o.output_type == "stream"]
+            assert [o.name for o in streams] == ["stdout"], f"{name} printed {streams}"
+            assert streams[0].text.strip() == "Visible tests passed.", f"{name}: {streams[0].text}"
+    return cells
 
 
 def reference_answers(source: Path = SOLUTION_01) -> dict[str, str]:

@@ -7,20 +7,19 @@ from __future__ import annotations
 
 import ast
 import importlib
-import os
 import pkgutil
 import re
 
-import nbformat
 import pytest
 import torch
-from nbclient import NotebookClient
 
 import gancourse
-from course_helpers import REPO, cell_runner
+from course_helpers import (REPO, cell_runner, cells_by_id, graded_points, nbgrader_meta, run_in_fast_mode,
+                            stream_text)
 from gancourse.nbtools import exercise_namespace
 from test_course import exercise_names
 from test_nbgrader_02 import ALTERNATIVES, HINTS, MISTAKES
+
 
 SOLUTION_02 = REPO / "solutions" / "02_dcgan" / "dcgan.ipynb"
 EXERCISES = ["DCGANGenerator", "DCGANDiscriminator", "weights_init", "slerp", "truncated_noise"]
@@ -30,27 +29,15 @@ TEST_OF = {"dcgan_generator": "test_dcgan_generator", "dcgan_discriminator": "te
            "weights_init": "test_weights_init", "slerp": "test_slerp", "truncated_noise": "test_truncated_noise"}
 
 
-def _nbgrader(cell) -> dict:
-    return cell.metadata.get("nbgrader", {})
-
-
-def _cells() -> dict[str, nbformat.NotebookNode]:
-    return {_nbgrader(c)["grade_id"]: c for c in nbformat.read(SOLUTION_02, as_version=4).cells}
-
-
 # --- structure ----------------------------------------------------------------------------------------------
 
 def test_points_of_the_source_notebook():
-    cells = _cells().values()
-    tests = {_nbgrader(c)["grade_id"]: _nbgrader(c)["points"] for c in cells
-             if _nbgrader(c).get("grade") and c.cell_type == "code"}
-    assert tests == POINTS and sum(tests.values()) == 15
-    answers = [c for c in cells if c.cell_type == "markdown" and _nbgrader(c).get("grade")]
-    assert len(answers) == 3 and all(_nbgrader(c)["points"] == 2 for c in answers)
+    tests, answers = graded_points(SOLUTION_02)
+    assert tests == POINTS and sum(tests.values()) == 15 and answers == [2, 2, 2]
 
 
 def test_every_exercise_has_its_test_cell_right_below_it():
-    order = list(_cells())
+    order = list(cells_by_id(SOLUTION_02))
     for solution, test in TEST_OF.items():
         assert order.index(test) == order.index(solution) + 1, f"{test} should follow {solution}"
 
@@ -68,8 +55,8 @@ def test_no_gancourse_module_defines_an_exercise_of_this_notebook():
 
 
 def test_the_training_step_of_notebook_01_comes_back_as_locked_code():
-    given = _cells()["given_gan"]
-    assert _nbgrader(given)["locked"] and not _nbgrader(given)["solution"]
+    given = cells_by_id(SOLUTION_02)["given_gan"]
+    assert nbgrader_meta(given)["locked"] and not nbgrader_meta(given)["solution"]
     defined = {node.name for node in ast.parse(given.source).body if isinstance(node, ast.FunctionDef)}
     assert defined == {"sample_noise", "discriminator_loss", "generator_loss", "train_step"}
 
@@ -82,18 +69,18 @@ def test_the_reference_models_have_the_documented_sizes():
 
 
 def test_the_benchmark_trains_what_the_training_cell_trains():
-    line = _cells()["train"].source.splitlines()[0]
+    line = cells_by_id(SOLUTION_02)["train"].source.splitlines()[0]
     names, values = (part.strip() for part in line.split("="))
     bench = (REPO / "benchmarks" / "bench_02_dcgan.py").read_text()
     assert f"{names} = {values}" in bench, f"benchmarks/bench_02_dcgan.py should set {line!r}"
-    steps = re.search(r"steps=budget\((\d+), fast=(\d+)\)", _cells()["train"].source)
+    steps = re.search(r"steps=budget\((\d+), fast=(\d+)\)", cells_by_id(SOLUTION_02)["train"].source)
     assert steps and f"FULL_STEPS = {steps.group(1)}" in bench
 
 
 # --- the given stroke-thickness measure -----------------------------------------------------------------------
 
 def _stroke_thickness():
-    tree = ast.parse(_cells()["arithmetic"].source)
+    tree = ast.parse(cells_by_id(SOLUTION_02)["arithmetic"].source)
     function = next(node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == "stroke_thickness")
     namespace = {"torch": torch}
     exec(compile(ast.Module([function], []), "stroke_thickness", "exec"), namespace)
@@ -169,38 +156,16 @@ def test_every_mistake_has_a_hint():
 
 # --- the whole notebook ---------------------------------------------------------------------------------------
 
-def _run_solution(monkeypatch, mnist_root, **env) -> nbformat.NotebookNode:
-    monkeypatch.setenv("GANCOURSE_DATA", str(mnist_root))
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    nb = nbformat.read(SOLUTION_02, as_version=4)
-    NotebookClient(nb, timeout=180, kernel_name="python3",
-                   resources={"metadata": {"path": str(SOLUTION_02.parent)}}).execute()
-    return nb
-
-
-def _text(cell) -> str:
-    return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
-
-
 @pytest.mark.slow
 def test_solution_runs_top_to_bottom_in_fast_mode_with_every_test_passing(mnist_root, monkeypatch):
-    nb = _run_solution(monkeypatch, mnist_root, GANCOURSE_FAST="1")
-    cells = {_nbgrader(c)["grade_id"]: c for c in nb.cells}
-    errors = [(name, o.get("evalue")) for name, c in cells.items() if c.cell_type == "code"
-              for o in c.outputs if o.output_type == "error"]
-    assert errors == []
-    for name in POINTS:
-        streams = [o for o in cells[name].outputs if o.output_type == "stream"]
-        assert [o.name for o in streams] == ["stdout"] and streams[0].text.strip() == "Visible tests passed."
-    assert "40 steps" in _text(cells["train"]), "fast mode should train 40 steps"
-    table = _text(cells["truncation"]).splitlines()
+    cells = run_in_fast_mode(SOLUTION_02, mnist_root, monkeypatch)
+    assert "40 steps" in stream_text(cells["train"]), "fast mode should train 40 steps"
+    table = stream_text(cells["truncation"]).splitlines()
     assert table[0].split()[:2] == ["threshold", "FD"] and len(table) == 8
-    assert "thick 7 - thin 7 + thin 1: classified as" in _text(cells["arithmetic"])
+    assert "thick 7 - thin 7 + thin 1: classified as" in stream_text(cells["arithmetic"])
     # Without a widget front end (nbclient, like nbgrader) every explorer is a static figure, never a widget.
     for name in ("latent_walk", "truncation", "arithmetic"):
         data = [o.get("data", {}) for o in cells[name].outputs]
         assert any("image/png" in d for d in data), f"{name} shows no figure"
         assert not any("application/vnd.jupyter.widget-view+json" in d for d in data), f"{name} shows a widget"
-    assert all("Note:" not in _text(cells[name]) for name in POINTS)
+    assert all("Note:" not in stream_text(cells[name]) for name in POINTS)

@@ -8,20 +8,20 @@ from __future__ import annotations
 import ast
 import re
 
-import nbformat
 import pytest
 import torch
-from nbclient import NotebookClient
 
-from course_helpers import REPO, cell_runner
+from course_helpers import (REPO, cell_runner, cells_by_id, graded_points, nbgrader_meta, run_in_fast_mode,
+                            stream_text)
 from gancourse.nbtools import exercise_namespace
 from test_course import exercise_names
 from test_nbgrader_04 import ALTERNATIVES, HINTS, MISTAKES, MORE_ALTERNATIVES
 
+
 SOLUTION_04 = REPO / "solutions" / "04_mode_collapse" / "mode_collapse.ipynb"
 SOLUTION_03 = REPO / "solutions" / "03_losses" / "losses.ipynb"
 RELEASE_04 = REPO / "notebooks" / "04_mode_collapse" / "mode_collapse.ipynb"
-CAUGHT_ONLY_BY_HIDDEN_TESTS = {"coverage_counts_on_default_device", "stddev_on_default_device"}  # they crash on GPUs only
+CAUGHT_ONLY_BY_HIDDEN_TESTS = {"coverage_counts_on_default_device", "stddev_on_default_device"}  # crash on GPUs only
 EXERCISES = ["mode_coverage", "reverse_kl", "pack", "minibatch_stddev"]
 POINTS = {"test_mode_coverage": 3, "test_reverse_kl": 2, "test_pack": 2, "test_minibatch_stddev": 3}
 GIVEN = {"discriminator_loss", "generator_loss", "wgan_critic_loss", "wgan_generator_loss", "gradient_penalty"}
@@ -33,31 +33,15 @@ EXPERIMENT_GIVEN = {"given_networks", "given_steps"}
 SETUPS = ["GAN", "WGAN-GP", "PacGAN2", "PacGAN3", "PacGAN4", "minibatch stddev"]
 
 
-def _nbgrader(cell) -> dict:
-    return cell.metadata.get("nbgrader", {})
-
-
-def _cells(path=SOLUTION_04) -> dict[str, nbformat.NotebookNode]:
-    return {_nbgrader(c)["grade_id"]: c for c in nbformat.read(path, as_version=4).cells}
-
-
-def _text(cell) -> str:
-    return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
-
-
 # --- structure ----------------------------------------------------------------------------------------------
 
 def test_points_of_the_source_notebook():
-    cells = _cells().values()
-    tests = {_nbgrader(c)["grade_id"]: _nbgrader(c)["points"] for c in cells
-             if _nbgrader(c).get("grade") and c.cell_type == "code"}
-    assert tests == POINTS and sum(tests.values()) == 10
-    answers = [c for c in cells if c.cell_type == "markdown" and _nbgrader(c).get("grade")]
-    assert len(answers) == 4 and all(_nbgrader(c)["points"] == 2 for c in answers)
+    tests, answers = graded_points(SOLUTION_04)
+    assert tests == POINTS and sum(tests.values()) == 10 and answers == [2, 2, 2, 2]
 
 
 def test_every_exercise_has_its_test_cell_right_below_it():
-    order = list(_cells())
+    order = list(cells_by_id(SOLUTION_04))
     for name in EXERCISES:
         assert order.index(f"test_{name}") == order.index(name) + 1, f"test_{name} should follow {name}"
 
@@ -69,32 +53,32 @@ def test_exercises_are_defined_by_the_solution():
 
 
 def test_the_experiment_sections_come_after_the_exercises_in_order():
-    order = list(_cells())
+    order = list(cells_by_id(SOLUTION_04))
     positions = [order.index(grade_id) for grade_id in SECTIONS]
     assert positions == sorted(positions) and positions[0] > order.index("test_minibatch_stddev")
 
 
 @pytest.mark.parametrize("section", sorted(DEMOS))
 def test_the_stacked_mnist_and_playground_sections_are_written_with_an_ungraded_demo_right_below(section):
-    cells, order = _cells(), list(_cells())
-    assert _nbgrader(cells[section])["locked"]
+    cells, order = cells_by_id(SOLUTION_04), list(cells_by_id(SOLUTION_04))
+    assert nbgrader_meta(cells[section])["locked"]
     demo = cells[DEMOS[section]]
     assert order.index(DEMOS[section]) == order.index(section) + 1 and demo.cell_type == "code"
-    assert not (_nbgrader(demo)["locked"] or _nbgrader(demo)["grade"] or _nbgrader(demo)["solution"])
+    assert not (nbgrader_meta(demo)["locked"] or nbgrader_meta(demo)["grade"] or nbgrader_meta(demo)["solution"])
 
 
 def test_the_experiment_section_gives_its_networks_and_steps_locked_and_leaves_its_runs_editable():
-    cells, order = _cells(), list(_cells())
+    cells, order = cells_by_id(SOLUTION_04), list(cells_by_id(SOLUTION_04))
     start = order.index("md_experiment")
     assert order[start:start + len(EXPERIMENT)] == EXPERIMENT
     for grade_id in EXPERIMENT:
-        meta = _nbgrader(cells[grade_id])
+        meta = nbgrader_meta(cells[grade_id])
         assert not (meta["grade"] or meta["solution"]), grade_id
         assert meta["locked"] == (cells[grade_id].cell_type == "markdown" or grade_id in EXPERIMENT_GIVEN), grade_id
 
 
 def test_the_experiment_states_its_fair_budget_and_the_papers_setup():
-    cells = _cells()
+    cells = cells_by_id(SOLUTION_04)
     lecture = cells["md_experiment"].source
     for fact in ("400,000 steps", "1,500 generator steps", "120 points a step", "three seeds per setup"):
         assert fact in lecture, fact
@@ -106,7 +90,7 @@ def test_the_experiment_states_its_fair_budget_and_the_papers_setup():
 def test_the_experiment_trains_every_setup_with_the_students_pack_and_stddev_and_scores_with_their_metrics(
         monkeypatch):
     monkeypatch.setenv("GANCOURSE_FAST", "1")
-    cells, namespace = _cells(), exercise_namespace(SOLUTION_04)
+    cells, namespace = cells_by_id(SOLUTION_04), exercise_namespace(SOLUTION_04)
     for grade_id in ("given_losses", "given_networks", "given_steps", "setups"):
         exec(compile(cells[grade_id].source, grade_id, "exec"), namespace)
     calls = {"pack": set(), "minibatch_stddev": 0}
@@ -132,7 +116,7 @@ def test_the_experiment_trains_every_setup_with_the_students_pack_and_stddev_and
 
 
 def test_the_stacked_mnist_section_cites_the_papers_numbers_and_computes_the_kl_itself():
-    cells = _cells()
+    cells = cells_by_id(SOLUTION_04)
     for number in ("30.6", "5.99", "78.5", "5.21", "484.5", "2.61", "99.0", "3.40"):
         assert number in cells["md_stacked_mnist"].source, number
     demo = cells["stacked_demo"].source
@@ -141,20 +125,20 @@ def test_the_stacked_mnist_section_cites_the_papers_numbers_and_computes_the_kl_
 
 
 def test_the_playground_is_built_from_the_given_losses_and_the_students_functions():
-    source = _cells()["playground"].source
+    source = cells_by_id(SOLUTION_04)["playground"].source
     for name in ("discriminator_loss", "generator_loss", "wgan_critic_loss", "wgan_generator_loss",
                  "gradient_penalty", "pack=pack", "coverage=mode_coverage"):
         assert name in source, name
 
 
 def test_the_losses_of_notebooks_01_and_03_come_back_as_locked_code_that_matches_notebook_03():
-    given = _cells()["given_losses"]
-    assert _nbgrader(given)["locked"] and not _nbgrader(given)["solution"]
+    given = cells_by_id(SOLUTION_04)["given_losses"]
+    assert nbgrader_meta(given)["locked"] and not nbgrader_meta(given)["solution"]
     assert {node.name for node in ast.parse(given.source).body if isinstance(node, ast.FunctionDef)} == GIVEN
     ours = dict(exercise_namespace(SOLUTION_04))
     exec(compile(given.source, "given_losses", "exec"), ours)
     theirs = exercise_namespace(SOLUTION_03)
-    exec(compile(_cells(SOLUTION_03)["given_gan"].source, "given_gan", "exec"), theirs)
+    exec(compile(cells_by_id(SOLUTION_03)["given_gan"].source, "given_gan", "exec"), theirs)
     g = torch.Generator().manual_seed(0)
     real, fake = torch.randn(7, generator=g), torch.randn(5, generator=g)
     for name in ("discriminator_loss", "wgan_critic_loss"):
@@ -222,37 +206,26 @@ def test_every_mistake_has_a_hint_and_loses_only_its_own_test_cell():
 
 @pytest.mark.slow
 def test_solution_runs_top_to_bottom_in_fast_mode_with_every_test_passing(mnist_root, monkeypatch):
-    monkeypatch.setenv("GANCOURSE_FAST", "1")
-    monkeypatch.setenv("GANCOURSE_DATA", str(mnist_root))
-    nb = nbformat.read(SOLUTION_04, as_version=4)
-    NotebookClient(nb, timeout=180, kernel_name="python3",
-                   resources={"metadata": {"path": str(SOLUTION_04.parent)}}).execute()
-    cells = {_nbgrader(c)["grade_id"]: c for c in nb.cells}
-    errors = [(name, o.get("evalue")) for name, c in cells.items() if c.cell_type == "code"
-              for o in c.outputs if o.output_type == "error"]
-    assert errors == []
-    for name in POINTS:
-        streams = [o for o in cells[name].outputs if o.output_type == "stream"]
-        assert [o.name for o in streams] == ["stdout"] and streams[0].text.strip() == "Visible tests passed."
-    assert "linspace(0, 2*pi, 8): 7 distinct centres" in _text(cells["mixtures_demo"])
-    metrics = _text(cells["metrics_demo"])
+    cells = run_in_fast_mode(SOLUTION_04, mnist_root, monkeypatch)
+    assert "linspace(0, 2*pi, 8): 7 distinct centres" in stream_text(cells["mixtures_demo"])
+    metrics = stream_text(cells["metrics_demo"])
     assert "real ring                      8 / 8 " in metrics and "a single mode                  1 / 8" in metrics
-    assert "Fast mode: 20 steps" in _text(cells["chase_demo"])
-    assert "packs of 2 whose samples share a mode" in _text(cells["pack_demo"])
-    assert "a single mode      the extra feature D sees: 0.0100" in _text(cells["mbstd_demo"])
-    stacked = _text(cells["stacked_demo"])
+    assert "Fast mode: 20 steps" in stream_text(cells["chase_demo"])
+    assert "packs of 2 whose samples share a mode" in stream_text(cells["pack_demo"])
+    assert "a single mode      the extra feature D sees: 0.0100" in stream_text(cells["mbstd_demo"])
+    stacked = stream_text(cells["stacked_demo"])
     assert "20 steps in" in stacked and "modes counted on 500 samples each" in stacked
     assert re.search(r"DCGAN, small D +\d+ / 1000 modes, reverse KL \d+\.\d\d", stacked), stacked
     assert re.search(r"real stacked MNIST +\d+ / 1000 modes, reverse KL \d+\.\d\d", stacked), stacked
     assert [o for o in cells["stacked_demo"].outputs if "image/png" in o.get("data", {})], "no grid of samples"
-    results = _text(cells["experiment_results"])
+    results = stream_text(cells["experiment_results"])
     for distribution in ("ring of 8", "grid of 25"):
         assert f"{distribution}: mean ± std over seeds [0], 10 generator steps per run" in results, results
     for name in SETUPS:
         assert re.search(rf"^  {name} +\S", results, re.M), f"{name} missing from the table:\n{results}"
     assert len([o for o in cells["experiment_results"].outputs if "image/png" in o.get("data", {})]) == 2
     playground = cells["playground"]
-    assert re.match(r"step 100, .* modes, \d+% high quality", _text(playground)), _text(playground)
+    assert re.match(r"step 100, .* modes, \d+% high quality", stream_text(playground)), stream_text(playground)
     assert [o for o in playground.outputs if "image/png" in o.get("data", {})], "the playground shows no figure"
-    images = [o for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+    images = [o for c in cells.values() for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
     assert len(images) >= 4, "the notebook should show its mixtures, metrics, chase and x*y figures"
