@@ -416,7 +416,7 @@ class Playground:
             parts += [f"{name} {values[-1]:.3f}" for name, values in self.history.losses.items() if values]
             if self.history.metrics:
                 modes, quality = (self.history.metrics[name][-1] for name in COVERAGE_NAMES)
-                parts.append(f"{modes:.0f} modes, {quality:.0%} high quality")
+                parts.append(f"{modes:.0f} mode{'s' * (modes != 1)}, {quality:.0%} high quality")
         return ", ".join(parts)
 
     def figure(self, index: int = -1, snapshot: Snapshot | None = None) -> Figure:
