@@ -1,4 +1,5 @@
-"""How good are the samples? A Fréchet distance in the space of a pretrained MNIST classifier, and a digit summary.
+"""How good are the samples? A Fréchet distance in the space of a pretrained MNIST classifier, a digit summary, and
+for a conditional generator, how often it draws the digit it was asked for.
 
 Inception-based FID needs internet weights and 299-pixel images; on MNIST the honest equivalent measures
 the distance between real and generated feature statistics of a good digit classifier (``gancourse.classifier``).
@@ -141,6 +142,36 @@ def _summarise(classified: Classified, threshold: float = CONFIDENT, min_share: 
         confident_fraction=confident.double().mean().item(),
         not_digit_fraction=1.0 - classified.is_digit.double().mean().item(),
     )
+
+
+class ClassAccuracy(NamedTuple):
+    """How often a conditional generator draws the digit it was asked for: per digit (10,), and their mean."""
+
+    per_class: torch.Tensor  # (10,) float64: share of the samples asked for digit k that are digit k
+    mean: float  # the mean over the ten digits (each digit weighs the same, whatever its sample count)
+
+
+def class_accuracy(images: torch.Tensor, requested: torch.Tensor, threshold: float = CONFIDENT) -> ClassAccuracy:
+    """Per requested digit, the share of `images` (N, 1, 28, 28) that are that digit: the classifier's top class,
+    with p >= `threshold`, and passing the digit check (noise the softmax calls an 8 does not count)."""
+    if not isinstance(requested, torch.Tensor) or requested.dim() != 1 or len(requested) != len(images):
+        got = tuple(requested.shape) if isinstance(requested, torch.Tensor) else type(requested).__name__
+        raise ValueError(f"requested must be a 1-D tensor of {len(images)} digit labels (one per image), got {got}")
+    if requested.dtype.is_floating_point or requested.dtype == torch.bool:
+        raise TypeError(f"requested must hold integer digit labels, got dtype {requested.dtype}")
+    requested = requested.cpu()
+    if len(requested) and (requested.min() < 0 or requested.max() > 9):
+        raise ValueError(f"requested labels must be digits 0-9, got values from {int(requested.min())} "
+                         f"to {int(requested.max())}")
+    asked = torch.bincount(requested, minlength=10)
+    if (asked == 0).any():
+        missing = ", ".join(str(d) for d in (asked == 0).nonzero().flatten().tolist())
+        raise ValueError(f"ask for every digit at least once: no image was requested for digit(s) {missing}")
+    classified = classify(images)
+    confidence, label = classified.probabilities.max(dim=1)
+    right = (label == requested) & classified.is_digit & (confidence >= threshold)
+    per_class = torch.bincount(requested[right], minlength=10).double() / asked
+    return ClassAccuracy(per_class, per_class.mean().item())
 
 
 def _blur(images: torch.Tensor, sigma: float = 1.5) -> torch.Tensor:

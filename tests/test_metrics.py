@@ -1,7 +1,9 @@
-"""gancourse.metrics: the Fréchet distance (against scipy), the classifier-space FD, calibration and digit summary."""
+"""gancourse.metrics: the Fréchet distance (against scipy), the classifier-space FD, calibration, digit summary and
+class accuracy."""
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -14,11 +16,13 @@ from gancourse.classifier import load_classifier
 from gancourse.data import to_model_range
 from gancourse.metrics import (
     Calibration,
+    ClassAccuracy,
     DigitScorer,
     DigitSummary,
     _blobs,
     _blur,
     calibration,
+    class_accuracy,
     digit_summary,
     feature_statistics,
     frechet_distance,
@@ -352,3 +356,52 @@ def test_digit_scorer_scores_against_fixed_real_statistics(real):
     assert set(good) == {"FD", "digits drawn"}
     assert good["digits drawn"] == 10 and noise["FD"] > 50 * good["FD"]
     assert noise["digits drawn"] == 0, "noise draws no digit class"
+
+
+# --- class_accuracy -------------------------------------------------------------------------------------------
+
+def test_class_accuracy_of_held_out_digits_asked_for_their_own_labels_is_high_for_every_digit(mnist_test):
+    order = torch.randperm(10000, generator=torch.Generator().manual_seed(0))[:2000]  # the held-out digits
+    images, labels = to_model_range(mnist_test[0][order]), mnist_test[1][order]
+    accuracy = class_accuracy(images, labels)
+    assert isinstance(accuracy, ClassAccuracy) and accuracy.per_class.shape == (10,)
+    assert accuracy.per_class.min() > 0.9 and accuracy.mean > 0.95
+    assert accuracy.mean == pytest.approx(accuracy.per_class.mean().item())
+    argmax_only = class_accuracy(images, labels, threshold=0.0)
+    assert (argmax_only.per_class >= accuracy.per_class).all(), "a lower threshold never counts fewer samples"
+
+
+def test_class_accuracy_is_zero_when_every_digit_was_asked_for_as_the_next_one(real, real_labels):
+    accuracy = class_accuracy(real[:300], (real_labels[:300] + 1) % 10)
+    assert accuracy.mean < 0.02 and accuracy.per_class.max() < 0.1
+
+
+def test_class_accuracy_counts_no_noise_as_a_digit_whatever_the_softmax_says():
+    noise = torch.rand(100, 1, 28, 28, generator=torch.Generator().manual_seed(3)) * 2 - 1
+    assert class_accuracy(noise, torch.arange(100) % 10, threshold=0.0).mean == 0.0
+
+
+def test_class_accuracy_weighs_every_digit_the_same(real):
+    """A clear 0 asked for as 0 ten times, and as 1 to 9 ninety-eight times: the mean over the ten digits is
+    1/10, not the pooled 10/108."""
+    with torch.no_grad():
+        confidence, label = load_classifier()(real[:400]).softmax(1).max(1)
+    zero = int(((label == 0) & (confidence > 0.99)).nonzero()[0])
+    requested = torch.tensor([0] * 10 + [1] * 90 + list(range(2, 10)))
+    accuracy = class_accuracy(real[zero:zero + 1].repeat(len(requested), 1, 1, 1), requested)
+    assert accuracy.per_class[0] == 1.0 and accuracy.per_class[1:].max() == 0.0
+    assert accuracy.mean == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize("requested, error, message", [
+    (torch.arange(10).float(), TypeError, "integer digit labels"),
+    (torch.arange(10).view(2, 5), ValueError, "1-D tensor of 10 digit labels"),
+    (torch.arange(9), ValueError, "1-D tensor of 10 digit labels"),
+    (torch.arange(10) + 1, ValueError, "digits 0-9, got values from 1 to 10"),
+    (torch.arange(10) - 1, ValueError, "digits 0-9, got values from -1 to 8"),
+    (torch.tensor([0, 1, 2, 3, 4, 5, 6, 7, 8, 8]), ValueError, "no image was requested for digit(s) 9"),
+    ([0, 1, 2, 3, 4, 5, 6, 7, 8, 9], ValueError, "got list"),
+])
+def test_class_accuracy_rejects_bad_labels_with_a_message_that_says_what_to_pass(real, requested, error, message):
+    with pytest.raises(error, match=re.escape(message)):
+        class_accuracy(real[:10], requested)
