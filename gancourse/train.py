@@ -113,15 +113,16 @@ def fit(
     metric_fn: Callable[[], Mapping[str, float]] | None = None,
     metric_every: int = 0,
     view_every: int = 100,
+    view_nrow: int = 8,
     checkpoint: str | Path | None = None,
     state: Mapping[str, Stateful] | None = None,
     history: History | None = None,
 ) -> History:
     """Train until `steps` steps are done, calling ``step_fn(next(batches))`` once per step.
 
-    ``sample_fn()`` returns images for the live view; ``metric_fn()`` returns metrics, recorded every
-    `metric_every` steps and at the end. With `checkpoint`, the models and optimizers in `state` are saved
-    there at the end (or on interrupt) and restored from it first if it exists, so training resumes.
+    ``sample_fn()`` returns images for the live view (`view_nrow` per row); ``metric_fn()`` returns metrics,
+    recorded every `metric_every` steps and at the end. With `checkpoint`, the models and optimizers in `state`
+    are saved there at the end (or on interrupt) and restored from it first if it exists, so training resumes.
     Stop early with the notebook's stop button: the history so far is returned.
     """
     if not isinstance(steps, int) or steps < 1:
@@ -140,7 +141,7 @@ def fit(
                 history.record_metrics(metric_fn())
         if view.enabled and (final or history.step % view_every == 0):
             with torch.no_grad():
-                view.update(history, sample_fn() if sample_fn else None)
+                view.update(history, sample_fn() if sample_fn else None, view_nrow)
 
     progress = tqdm(total=steps, initial=min(history.step, steps), desc="training", unit="step", mininterval=0.5)
     try:

@@ -123,13 +123,13 @@ class LiveView:
         self._handle = None
         self.enabled = in_notebook()
 
-    def update(self, history, samples: torch.Tensor | None = None) -> None:
-        """Redraw the view from `history` and the latest `samples`."""
+    def update(self, history, samples: torch.Tensor | None = None, nrow: int = 8) -> None:
+        """Redraw the view from `history` and the latest `samples` (`nrow` per row, at most `nrow` rows)."""
         if not self.enabled:
             return
         from IPython.display import Image, display
 
-        picture = Image(figure_png(history_figure(history, samples)))
+        picture = Image(figure_png(history_figure(history, samples, nrow)))
         if self._handle is None:
             self._handle = display(picture, display_id=True)
         else:

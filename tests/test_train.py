@@ -120,9 +120,9 @@ def test_fit_keeps_the_live_view_off_outside_jupyter():
 def test_fit_updates_the_live_view_in_jupyter(monkeypatch):
     updates = []
     monkeypatch.setattr(train_module.LiveView, "__init__", lambda self: setattr(self, "enabled", True))
-    monkeypatch.setattr(train_module.LiveView, "update", lambda self, h, s=None: updates.append((h.step, s)))
-    fit(FakeStep(), itertools.count(), steps=7, sample_fn=lambda: "samples", view_every=3)
-    assert updates == [(3, "samples"), (6, "samples"), (7, "samples")]
+    monkeypatch.setattr(train_module.LiveView, "update", lambda self, h, s=None, n=8: updates.append((h.step, s, n)))
+    fit(FakeStep(), itertools.count(), steps=7, sample_fn=lambda: "samples", view_every=3, view_nrow=10)
+    assert updates == [(3, "samples", 10), (6, "samples", 10), (7, "samples", 10)]
 
 
 # --- fit: metrics -------------------------------------------------------------------------------------------
