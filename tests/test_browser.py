@@ -270,3 +270,21 @@ def test_notebook_04_runs_in_jupyterlab_and_its_playground_plays(open_in_lab, mn
     assert errors == [], "the notebook shows errors in JupyterLab:\n" + "\n".join(errors)
     _play_pause_and_step(notebook, cell=_grade_index(source, "playground"),
                          screenshot="test_notebook_04_playground_playing")
+
+
+def test_notebook_05_runs_in_jupyterlab_and_its_class_explorer_answers_both_sliders(open_in_lab, mnist_root):
+    source = REPO / "solutions" / "05_cgan" / "cgan.ipynb"
+    notebook = open_in_lab(source, GANCOURSE_DATA=str(mnist_root))
+    train = _grade_index(source, "train")
+    notebook.watch_output(train)
+    seconds = notebook.run_all(timeout=300)
+    print(f"Run All took {seconds:.0f} s")
+    _check_ran_cleanly(notebook)
+    assert [bar["cell"] for bar in notebook.progress_bars()] == [train]
+    assert notebook.watched()["images"] >= 1, "the training cell never showed the live view's picture"
+    explorer = _grade_index(source, "class_grid")
+    assert notebook.output_area(explorer).locator(".gancourse-class-explorer").count() == 1, (
+        "the class explorer is not a widget in JupyterLab")
+    moves = move_every_slider(notebook)
+    assert [(m.cell, m.label) for m in moves] == [(explorer, "digit"), (explorer, "style")], "\n".join(map(str, moves))
+    assert all(m.picture_changed and m.value_after != m.value_before for m in moves), "\n".join(map(str, moves))

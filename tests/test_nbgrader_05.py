@@ -242,6 +242,18 @@ def conditional_train_step(G, D, opt_G, opt_D, real_images, labels, latent_dim):
     opt_D.step()
     return {"d_loss": d_loss.item(), "g_loss": g_loss.item()}
 '''),
+    "step_generator_update_on_detached_fakes": mistake("conditional_train_step", step().replace(
+        "g_loss = generator_loss(D(fake_images,", "g_loss = generator_loss(D(fake_images.detach(),")),
+    "step_discriminator_loss_arguments_swapped": mistake("conditional_train_step", step().replace(
+        "discriminator_loss(D(real_images, labels), D(fake_images.detach(), fake_labels))",
+        "discriminator_loss(D(fake_images.detach(), fake_labels), D(real_images, labels))")),
+    "step_negated_generator_loss": mistake("conditional_train_step", step().replace(
+        "g_loss = generator_loss(", "g_loss = -generator_loss(")),
+    "step_no_detach": mistake("conditional_train_step", step().replace("fake_images.detach()", "fake_images")),
+    "discriminator_sums_over_the_batch": mistake("conditional_discriminator", discriminator(
+        logits=PROJECTION.replace("* h).sum(dim=1)", "@ h.T).sum(dim=1)"))),
+    "discriminator_head_not_flattened": mistake("conditional_discriminator", discriminator(
+        logits=PROJECTION.replace("self.psi(h).view(-1)", "self.psi(h)"))),
     "step_returns_tensors": mistake(
         "conditional_train_step", step(result='{"d_loss": d_loss.detach(), "g_loss": g_loss.detach()}')),
 }
@@ -280,6 +292,12 @@ HINTS = {
     "step_no_detach_retain_graph": "the generator's gradients are not those of generator_loss(D(G(z, y), y)) alone",
     "step_generator_first": "expected one opt_D.step() and then one opt_G.step()",
     "step_returns_tensors": "return plain Python floats (loss.item()), not tensors",
+    "step_generator_update_on_detached_fakes": "the generator did not learn",
+    "step_discriminator_loss_arguments_swapped": "has the real and fake logits swapped",
+    "step_negated_generator_loss": "is negative: the non-saturating loss",
+    "step_no_detach": "detach the fakes in the D update",
+    "discriminator_sums_over_the_batch": "each logit must depend on its own image only",
+    "discriminator_head_not_flattened": "broadcasts to (B, B)",
 }
 
 # Wrong submissions, at most one mistake per cell. The networks call one_hot, so a one_hot mistake comes with correct
@@ -301,7 +319,10 @@ WRONG_SUBMISSIONS = {
                  "step_no_detach_retain_graph"],
     "wrong_11": ["generator_squeezes_the_batch", "discriminator_squeezes_the_batch", "step_generator_first"],
     "wrong_12": ["generator_labels_shifted_by_one", "discriminator_labels_shifted_by_one", "step_returns_tensors"],
-    "wrong_13": ["discriminator_label_only_at_the_last_layer"],
+    "wrong_13": ["discriminator_label_only_at_the_last_layer", "step_generator_update_on_detached_fakes"],
+    "wrong_14": ["discriminator_sums_over_the_batch", "step_discriminator_loss_arguments_swapped"],
+    "wrong_15": ["discriminator_head_not_flattened", "step_negated_generator_loss"],
+    "wrong_16": ["step_no_detach"],
 }
 
 # Other correct ways to write the exercises: they must get full marks too. ALTERNATIVES go through nbgrader as one
@@ -538,6 +559,7 @@ SPEC = FlowSpec(
         "wrong_8": [HINTS["generator_hard_coded_ten_classes"], HINTS["discriminator_hard_coded_ten_classes"]],
         "wrong_10": [HINTS["generator_code_on_default_device"], HINTS["step_no_detach_retain_graph"]],
         "wrong_13": [HINTS["discriminator_label_only_at_the_last_layer"]],
+        "wrong_14": [HINTS["discriminator_sums_over_the_batch"], HINTS["step_discriminator_loss_arguments_swapped"]],
     },
 )
 graded = graded_course_fixture(SPEC)
