@@ -54,10 +54,11 @@ def classify(images: torch.Tensor, batch_size: int = 100) -> Classified:
 
 def feature_statistics(images: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     """Mean and covariance of the classifier features of `images`."""
-    return _gaussian_fit(classify(images).features)
+    return gaussian_fit(classify(images).features)
 
 
-def _gaussian_fit(features: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+def gaussian_fit(features: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and covariance of classifier features (N, D), N >= 2, as float64 arrays."""
     features = features.numpy()
     if len(features) < 2:
         raise ValueError("need at least 2 images to estimate a covariance")
@@ -102,7 +103,7 @@ class DigitScorer:
         """FD against the real statistics, and the number of digit classes drawn."""
         classified = classify(fake)  # one pass of the classifier serves both
         return {
-            "FD": frechet_distance(*self.real_statistics, *_gaussian_fit(classified.features)),
+            "FD": frechet_distance(*self.real_statistics, *gaussian_fit(classified.features)),
             "digits drawn": _summarise(classified).classes_drawn,
         }
 
@@ -231,7 +232,7 @@ def calibration(real: torch.Tensor, n: int = 2000, seed: int = 0) -> Calibration
         classified = classify(images)
         summary = _summarise(classified)
         rows[name] = {
-            "FD": frechet_distance(*reference, *_gaussian_fit(classified.features)),
+            "FD": frechet_distance(*reference, *gaussian_fit(classified.features)),
             "digits drawn": summary.classes_drawn,
             "confident": summary.confident_fraction,
             "not digits": summary.not_digit_fraction,
