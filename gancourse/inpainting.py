@@ -94,6 +94,13 @@ class InpaintingData(NamedTuple):
     labels: torch.Tensor
     trained_on: str
 
+    def head(self, n: int) -> InpaintingData:
+        """The same data with only the first `n` held-out pairs (a quicker evaluation)."""
+        if not isinstance(n, int) or isinstance(n, bool) or not 2 <= n <= len(self.targets):
+            raise ValueError(f"n must be an int between 2 and {len(self.targets)}, got {n!r}")
+        return self._replace(inputs=self.inputs[:n], targets=self.targets[:n], masks=self.masks[:n],
+                             labels=self.labels[:n])
+
 
 def inpainting_data() -> InpaintingData:
     """The training digits and 2,000 held-out pairs: test-split digits, the same whichever splits are on disk."""

@@ -292,7 +292,19 @@ def test_grey_share_of_real_digits_under_the_holes(held):
 @pytest.fixture(scope="module")
 def part(held):
     """The first 400 held-out pairs: enough for the scores, a fifth of the classifier time."""
-    return held._replace(**{name: getattr(held, name)[:400] for name in ("inputs", "targets", "masks", "labels")})
+    return held.head(400)
+
+
+def test_head_keeps_the_first_pairs_and_every_training_digit(held, part):
+    assert len(part.inputs) == len(part.targets) == len(part.masks) == len(part.labels) == 400
+    assert torch.equal(part.targets, held.targets[:400]) and torch.equal(part.labels, held.labels[:400])
+    assert part.train_images is held.train_images and part.trained_on == held.trained_on
+
+
+@pytest.mark.parametrize("n", [0, 1, 2001, 2.5])
+def test_head_rejects_a_size_it_cannot_give(held, n):
+    with pytest.raises(ValueError, match=rf"n must be an int between 2 and 2000, got {n!r}"):
+        held.head(n)
 
 
 @pytest.fixture(scope="module")
