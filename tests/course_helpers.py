@@ -12,7 +12,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from gancourse.nbtools import exercise_namespace
+from gancourse.nbtools import definition_cells
 
 REPO = Path(__file__).resolve().parents[1]
 SOLUTION_01 = REPO / "solutions" / "01_vanilla_gan" / "vanilla_gan.ipynb"
@@ -92,17 +92,22 @@ def nbgrader(course: Path, *args: str, env: dict | None = None) -> subprocess.Co
 def cell_runner(solution: Path, given: Iterable[str] = ()) -> Callable[[str, str | None], None]:
     """Run a solution notebook's test cells in-process: ``run(test_id, answer=None)``.
 
-    The namespace holds the notebook's imports and exercises (``exercise_namespace``) plus the given code cells
-    named in `given` (grade_ids). Each call runs on a fresh copy of it: `answer`, when given, replaces an
-    exercise's definition first, then the test cell `test_id` runs, visible and hidden parts alike.
+    Each call runs in a fresh namespace, as the notebook would: its imports, its exercises and the given code cells
+    named in `given` (grade_ids) are defined anew in it (so that a test cell's ``stand_ins(globals(), ...)`` reach
+    the functions the exercises call); `answer`, when given, replaces an exercise's definition, then the test cell
+    `test_id` runs, visible and hidden parts alike.
     """
     cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nbformat.read(solution, as_version=4).cells}
-    base = exercise_namespace(solution)
-    for grade_id in given:
-        exec(compile(cells[grade_id].source, grade_id, "exec"), base)
+    imports, *exercises = definition_cells(solution)
+    base = {"__name__": f"notebook:{solution.stem}"}
+    exec(compile(imports, "imports", "exec"), base)
 
     def run(test_id: str, answer: str | None = None) -> None:
-        namespace = dict(base)
+        namespace = dict(base)  # the exercises are defined anew in it, so that stand_ins(globals(), ...) reach them
+        for index, source in enumerate(exercises):
+            exec(compile(source, f"exercise{index}", "exec"), namespace)
+        for grade_id in given:
+            exec(compile(cells[grade_id].source, grade_id, "exec"), namespace)
         if answer is not None:
             exec(compile(answer, "answer", "exec"), namespace)
         exec(compile(cells[test_id].source, test_id, "exec"), namespace)
