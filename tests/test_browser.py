@@ -288,3 +288,17 @@ def test_notebook_05_runs_in_jupyterlab_and_its_class_explorer_answers_both_slid
     moves = move_every_slider(notebook)
     assert [(m.cell, m.label) for m in moves] == [(explorer, "digit"), (explorer, "style")], "\n".join(map(str, moves))
     assert all(m.picture_changed and m.value_after != m.value_before for m in moves), "\n".join(map(str, moves))
+
+
+def test_notebook_06_runs_in_jupyterlab_with_both_live_views(open_in_lab, mnist_root):
+    source = REPO / "solutions" / "06_pix2pix" / "pix2pix.ipynb"
+    notebook = open_in_lab(source, GANCOURSE_DATA=str(mnist_root))
+    train, baseline = _grade_index(source, "train"), _grade_index(source, "train_baseline")
+    notebook.watch_output(train)
+    seconds = notebook.run_all(timeout=300)
+    print(f"Run All took {seconds:.0f} s")
+    _check_ran_cleanly(notebook)
+    assert [bar["cell"] for bar in notebook.progress_bars()] == [train, baseline]
+    assert notebook.watched()["images"] >= 1, "the pix2pix training cell never showed the live view's picture"
+    table = notebook.output_area(_grade_index(source, "evaluate")).inner_text()
+    assert all(row in table for row in ("pix2pix", "L1 only", "the truth")), f"the evaluation table is missing: {table}"
