@@ -8,28 +8,36 @@ a 256x256 photo beside its 256x256 label map). `AlignedPairs` reads them as the 
 ``crop_size`` crop and one random horizontal flip shared by A and B. ``<root>`` is ``$GANCOURSE_DATA`` or the
 repository's ``data/`` folder. Fetch a dataset with ``python -m gancourse.aligned download facades``; list what is
 on disk with ``python -m gancourse.aligned info``. A file that is not a usable A|B image raises `BrokenPairImage`.
+Fetching, checksums and safe extraction are `gancourse.archives`' (its names used here are re-exported).
 """
 from __future__ import annotations
 
 import argparse
-import hashlib
-import shutil
 import sys
-import tarfile
-import urllib.request
-import warnings
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
+from gancourse.archives import (
+    IMAGE_EXTENSIONS,
+    BrokenArchive,
+    BrokenImage,
+    UnverifiedDownloadWarning,
+    image_files,
+    install,
+    open_image,
+)
 from gancourse.data import data_root, to_model_range
 
+__all__ = [
+    "BASE_URL", "DATASETS", "IMAGE_EXTENSIONS", "SPLIT_NAMES", "AlignedPairs", "Archive", "BrokenArchive",
+    "BrokenPairImage", "UnverifiedDownloadWarning", "download", "image_files", "main", "pix2pix_folder",
+]
+
 BASE_URL = "http://efrosgans.eecs.berkeley.edu/pix2pix/datasets"  # datasets/download_pix2pix_dataset.sh
-# The image extensions of the official data/image_folder.py; other files in a split folder are ignored.
-IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".tif", ".tiff"}
 SPLIT_NAMES = ("train", "val", "test")
 
 
@@ -53,30 +61,7 @@ DATASETS: dict[str, Archive] = {
 }
 
 
-class UnverifiedDownloadWarning(UserWarning):
-    """Warned when an archive with no published checksum is extracted; the warning gives its SHA-256."""
-
-
-class BrokenPix2PixFile(ValueError):
-    """A file on disk that cannot be used; the message names it, says what is wrong and how to fix it."""
-
-    advice: str  # what to do about it, set by each subclass
-
-    def __init__(self, path: str | Path, problem: str) -> None:
-        super().__init__(path, problem)
-        self.path, self.problem = Path(path), problem
-
-    def __str__(self) -> str:
-        return f"{self.path} is broken: {self.problem}. {self.advice}"
-
-
-class BrokenArchive(BrokenPix2PixFile):
-    """A downloaded archive that fails its checksum, is not a readable tar.gz, or holds unsafe members."""
-
-    advice = "It was deleted, not extracted: run `python -m gancourse.aligned download NAME` again to fetch it anew."
-
-
-class BrokenPairImage(BrokenPix2PixFile):
+class BrokenPairImage(BrokenImage):
     """A file in a split folder that is not an A|B pair image (unreadable, odd width, unsupported mode)."""
 
     advice = "Replace it with a good copy from the dataset archive, or move it out of the split folder."
@@ -85,45 +70,6 @@ class BrokenPairImage(BrokenPix2PixFile):
 def pix2pix_folder(root: str | Path | None = None) -> Path:
     """Return ``<root>/pix2pix``, the folder that holds the archives and the extracted datasets."""
     return Path(root if root is not None else data_root()) / "pix2pix"
-
-
-def _file_digest(path: Path, algorithm: str) -> str:
-    """Return the hex digest of a file, read in 1 MiB chunks."""
-    digest = hashlib.new(algorithm)
-    with path.open("rb") as stream:
-        while chunk := stream.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _verify(archive: Path, spec: Archive) -> None:
-    """Raise `BrokenArchive` if the archive's MD5 is not the published one; without one, warn its SHA-256."""
-    if spec.md5 is None:
-        warnings.warn(
-            f"{archive.name} has no published checksum, so it could not be verified; "
-            f"its SHA-256 is {_file_digest(archive, 'sha256')}",
-            UnverifiedDownloadWarning,
-            stacklevel=3,
-        )
-    elif (got := _file_digest(archive, "md5")) != spec.md5:
-        raise BrokenArchive(
-            archive, f"its MD5 is {got}, not the published {spec.md5} (if the server's archive has changed, "
-            f"extract a copy by hand into {archive.parent})"
-        )
-
-
-def _extract(archive: Path, folder: Path) -> None:
-    """Extract a tar.gz into ``folder``, refusing members that are not plain files or folders inside it."""
-    inside = folder.resolve()
-    try:
-        with tarfile.open(archive, "r:gz") as tar:
-            for member in tar.getmembers():
-                target = (inside / member.name).resolve()
-                if not (member.isfile() or member.isdir()) or not target.is_relative_to(inside):
-                    raise BrokenArchive(archive, f"member {member.name!r} is a link, device or path outside {folder}")
-            tar.extractall(folder, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
-    except (tarfile.TarError, EOFError, OSError) as error:
-        raise BrokenArchive(archive, f"it is not a readable tar.gz archive ({error})") from None
 
 
 def download(name: str, root: str | Path | None = None) -> Path:
@@ -141,63 +87,17 @@ def download(name: str, root: str | Path | None = None) -> Path:
             "leftImg8bit_trainvaltest.zip from https://cityscapes-dataset.com, run the official "
             f"datasets/prepare_cityscapes_dataset.py, and put its output in {folder / name}"
         )
-    if (folder / name / "train").is_dir():
-        return folder / name
+    command = f"python -m gancourse.aligned download {name}"
     archive = folder / f"{name}.tar.gz"
-    folder.mkdir(parents=True, exist_ok=True)
-    if not archive.is_file():
-        partial = archive.with_suffix(".part")
-        try:
-            with urllib.request.urlopen(spec.url, timeout=60) as response, partial.open("wb") as out:
-                shutil.copyfileobj(response, out)
-        except OSError as error:  # URLError, timeouts and refused connections are all OSErrors
-            partial.unlink(missing_ok=True)
-            raise ConnectionError(
-                f"Could not download pix2pix dataset {name!r} from {spec.url} ({error}). On a machine with "
-                f"internet access run `python -m gancourse.aligned download {name}` (or fetch the URL by hand) "
-                f"and copy {archive.name} to {archive}; then run the same command here to verify and extract it."
-            ) from error
-        partial.replace(archive)
-    staging = folder / f".{name}.extracting"  # so that an interrupted extraction never looks complete
-    shutil.rmtree(staging, ignore_errors=True)
-    try:
-        _verify(archive, spec)
-        _extract(archive, staging)
-        if not (staging / name / "train").is_dir():
-            raise BrokenArchive(archive, f"it holds no {name}/train/ folder")
-    except BrokenArchive:
-        archive.unlink(missing_ok=True)
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    (staging / name).replace(folder / name)
-    shutil.rmtree(staging)
-    archive.unlink()  # as the official script does: the extracted folder is all that is read
-    return folder / name
-
-
-def image_files(folder: Path) -> list[Path]:
-    """Return the image files under ``folder`` (recursively, sorted), as the official make_dataset finds them."""
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+    return install(spec.url, archive, "md5", spec.md5, markers=("train",), command=command, what="pix2pix dataset")
 
 
 def _open_pair(path: Path, mode: str) -> Image.Image:
     """Open an A|B image as ``mode`` ("RGB" or "L"); raise `BrokenPairImage` for anything not faithfully so."""
-    try:
-        with Image.open(path) as image:
-            image.load()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        raise BrokenPairImage(path, f"PIL cannot read it as an image ({error})") from None
+    image = open_image(path, mode, BrokenPairImage)
     if image.width % 2:
         raise BrokenPairImage(path, f"its width {image.width} is odd, so it cannot be split into A|B halves")
-    alpha = image.getchannel("A") if image.mode in ("RGBA", "LA", "PA") else None
-    if (alpha is not None and alpha.getextrema()[0] < 255) or (image.mode == "P" and "transparency" in image.info):
-        raise BrokenPairImage(path, f"it has transparent pixels (mode {image.mode}); save it as opaque RGB")
-    if image.mode not in ("RGB", "L", "1", "P", "RGBA", "LA", "PA"):
-        raise BrokenPairImage(
-            path, f"its mode {image.mode} (16-bit, float, CMYK, ...) would change colours when converted to RGB "
-            "as the official code does; save it as 8-bit RGB or grayscale"
-        )
-    return image.convert("RGB").convert(mode)
+    return image
 
 
 class AlignedPairs(torch.utils.data.Dataset):
