@@ -302,3 +302,18 @@ def test_notebook_06_runs_in_jupyterlab_with_both_live_views(open_in_lab, mnist_
     assert notebook.watched()["images"] >= 1, "the pix2pix training cell never showed the live view's picture"
     table = notebook.output_area(_grade_index(source, "evaluate")).inner_text()
     assert all(row in table for row in ("pix2pix", "L1 only", "the truth")), f"the evaluation table is missing: {table}"
+
+
+def test_notebook_07_runs_in_jupyterlab_with_its_live_views(open_in_lab, mnist_root):
+    source = REPO / "solutions" / "07_cyclegan" / "cyclegan.ipynb"
+    notebook = open_in_lab(source, GANCOURSE_DATA=str(mnist_root))
+    trainings = [_grade_index(source, cell) for cell in ("train", "train_no_cycle", "train_no_pool")]
+    notebook.watch_output(trainings[0])
+    seconds = notebook.run_all(timeout=300)
+    print(f"Run All took {seconds:.0f} s")
+    _check_ran_cleanly(notebook)
+    assert [bar["cell"] for bar in notebook.progress_bars()] == trainings
+    assert notebook.watched()["images"] >= 1, "the CycleGAN training cell never showed the live view's picture"
+    table = notebook.output_area(_grade_index(source, "evaluate")).inner_text()
+    assert all(row in table for row in ("CycleGAN", "no cycle loss", "no image pool", "the truth")), (
+        f"the evaluation table is missing: {table}")
