@@ -1,0 +1,81 @@
+"""An nbgrader course folder: the directories and gradebook its nbgrader_config.py sets, and its grading ledger.
+
+`gancourse.grade` writes the ledger, ``grading/ASSIGNMENT.json``: for each student the outcome of the last
+grading (``status`` "graded" or "failed", the ``reason``, the ``seconds`` it took, when it ``finished``) and the
+``fingerprint`` of the submission it graded; `gancourse.report` reads it.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from nbgrader.coursedir import CourseDirectory
+from traitlets.config.loader import PyFileConfigLoader
+
+CONFIG_FILE = "nbgrader_config.py"
+LEDGER_DIR = "grading"
+
+
+@dataclass
+class Course:
+    """An nbgrader course folder, with the directory names and gradebook its nbgrader_config.py sets."""
+
+    root: Path
+    dirs: CourseDirectory = field(repr=False)
+
+    @classmethod
+    def load(cls, root: str | Path) -> Course:
+        """Read the course's nbgrader_config.py (nbgrader's API does not read it by itself)."""
+        root = Path(root).resolve()
+        if not (root / CONFIG_FILE).is_file():
+            raise FileNotFoundError(f"no {CONFIG_FILE} in {root}: run this from the course folder or pass --course")
+        config = PyFileConfigLoader(CONFIG_FILE, path=str(root)).load_config()
+        return cls(root, CourseDirectory(config=config, root=str(root)))
+
+    @property
+    def gradebook(self) -> Path:
+        """The gradebook's file (SQLite: the one database a worker can be sent as a copy)."""
+        url = self.dirs.db_url
+        if not url.startswith("sqlite:///"):
+            raise ValueError(f"the gradebook must be an SQLite file to be copied to the graders, not {url}")
+        return Path(url.removeprefix("sqlite:///"))
+
+    def folder(self, kind: str, assignment: str, student: str = ".") -> Path:
+        """A folder of the course: `kind` is source, release, submitted, autograded or feedback."""
+        return Path(self.dirs.format_path(getattr(self.dirs, f"{kind}_directory"), student, assignment))
+
+    def students(self, assignment: str) -> list[str]:
+        """The students with a submission of `assignment` in the submitted directory."""
+        pattern = self.folder("submitted", assignment, "*").relative_to(self.root)
+        where = pattern.parts.index("*")
+        return sorted(p.relative_to(self.root).parts[where] for p in self.root.glob(str(pattern)) if p.is_dir())
+
+    def ledger(self, assignment: str) -> Ledger:
+        """The grading ledger of `assignment` (empty until `gancourse.grade` has graded something)."""
+        return Ledger(self.root / LEDGER_DIR / f"{assignment}.json")
+
+
+class Ledger:
+    """``grading/ASSIGNMENT.json``: the last grading of each submission, rewritten atomically after each one."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.submissions: dict[str, dict] = json.loads(path.read_text())["submissions"] if path.exists() else {}
+
+    def is_current(self, student: str, fingerprint: str) -> bool:
+        """Whether the ledger holds a grading of exactly this submission."""
+        return self.submissions.get(student, {}).get("fingerprint") == fingerprint
+
+    def record(self, student: str, *, status: str, reason: str | None, seconds: float, fingerprint: str) -> None:
+        """Write one submission's outcome, then replace the file in one step."""
+        self.submissions[student] = {"status": status, "reason": reason, "seconds": seconds,
+                                     "fingerprint": fingerprint,
+                                     "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.path.with_suffix(".json.partial")
+        partial.write_text(json.dumps({"assignment": self.path.stem, "submissions": self.submissions}, indent=1,
+                                      sort_keys=True))
+        os.replace(partial, self.path)
