@@ -66,13 +66,15 @@ class Ledger:
         self.submissions: dict[str, dict] = json.loads(path.read_text())["submissions"] if path.exists() else {}
 
     def is_current(self, student: str, fingerprint: str) -> bool:
-        """Whether the ledger holds a grading of exactly this submission."""
-        return self.submissions.get(student, {}).get("fingerprint") == fingerprint
+        """Whether the ledger holds a final grading of exactly this submission (not one to retry)."""
+        entry = self.submissions.get(student, {})
+        return entry.get("fingerprint") == fingerprint and not entry.get("retry")
 
-    def record(self, student: str, *, status: str, reason: str | None, seconds: float, fingerprint: str) -> None:
-        """Write one submission's outcome, then replace the file in one step."""
+    def record(self, student: str, *, status: str, reason: str | None, seconds: float, fingerprint: str,
+               retry: bool = False) -> None:
+        """Write one submission's outcome (`retry`: the grader failed, not the submission), then replace the file."""
         self.submissions[student] = {"status": status, "reason": reason, "seconds": seconds,
-                                     "fingerprint": fingerprint,
+                                     "fingerprint": fingerprint, "retry": retry,
                                      "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         partial = self.path.with_suffix(".json.partial")

@@ -277,12 +277,14 @@ def grade(course_root: str | Path, assignment: str, *, students: list[str] | Non
     with closing(run(todo, gradebook_bytes, scheduler or jobs)) as results, bar:  # closing: Ctrl-C stops the workers
         for outcome in results:
             with _no_interrupt():
+                retry = outcome.gradebook is None  # the worker failed before nbgrader ran: not the student's fault
                 try:
                     merge(course, assignment, outcome)
                 except Exception as error:  # e.g. nbgrader stopped before it recorded the submission
                     outcome.status, outcome.reason = "failed", f"could not be merged: {type(error).__name__}: {error}"
-                ledger.record(outcome.student, status=outcome.status, reason=outcome.reason,
-                              seconds=outcome.seconds, fingerprint=todo[outcome.student][1])
+                    retry = True
+                ledger.record(outcome.student, status=outcome.status, reason=outcome.reason, seconds=outcome.seconds,
+                              fingerprint=todo[outcome.student][1], retry=retry)
             outcomes[outcome.student] = outcome
             failed = sum(o.status == "failed" for o in outcomes.values())
             bar.set_postfix(done=len(outcomes) - failed, failed=failed, remaining=len(todo) - len(outcomes))

@@ -10,6 +10,7 @@ follows when that child ends.
 from __future__ import annotations
 
 import atexit
+import importlib
 import json
 import os
 import select
@@ -23,6 +24,9 @@ from pathlib import Path
 def serve() -> None:
     """Read requests on stdin until it closes; fork one nbgrader per request; report pids and exit codes."""
     from nbgrader.apps.nbgraderapp import NbGraderApp  # the import every child skips
+
+    for lazy in ("IPython.paths", "ipykernel.kernelspec", "sqlalchemy.dialects.sqlite"):  # autograde imports these
+        importlib.import_module(lazy)
 
     children: set[int] = set()
     pending = b""

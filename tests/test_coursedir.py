@@ -45,8 +45,10 @@ def test_the_ledger_records_each_submission_and_reads_back(tmp_path):
     assert ledger.submissions == {} and not ledger.path.exists(), "an ungraded assignment has an empty ledger"
     ledger.record("ada", status="failed", reason="not a readable notebook", seconds=1.5, fingerprint="f1")
     ledger.record("bo", status="graded", reason=None, seconds=3.0, fingerprint="f2")
+    ledger.record("cy", status="failed", reason="the grading worker failed", seconds=0.1, fingerprint="f3", retry=True)
     again = Course.load(tmp_path).ledger("week1")
-    assert again.is_current("ada", "f1") and not again.is_current("ada", "f0") and not again.is_current("cy", "f1")
+    assert again.is_current("ada", "f1") and not again.is_current("ada", "f0") and not again.is_current("dee", "f1")
+    assert not again.is_current("cy", "f3"), "a grading the grader itself failed must be retried"
     saved = json.loads(ledger.path.read_text())
     assert saved["assignment"] == "week1" and saved["submissions"]["ada"]["reason"] == "not a readable notebook"
     assert [p.name for p in ledger.path.parent.iterdir()] == ["week1.json"], "no partial file may be left behind"

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -15,6 +14,7 @@ import pytest
 from nbgrader.api import Gradebook
 
 import toy_class as toy
+from gancourse import grade as grade_module
 from course_helpers import nbgrader
 from gancourse.coursedir import Course
 from gancourse.grade import Job, Outcome, fingerprint, grade, grade_in_scratch, main, merge
@@ -91,6 +91,7 @@ def fresh_class(toy_course: Path, tmp_path: Path, **students: dict | None) -> Pa
     return course
 
 
+@pytest.mark.slow
 def test_bad_requests_get_clear_errors(toy_course, tmp_path):
     course = toy.copy_course(toy_course, tmp_path / "course")
     with pytest.raises(ValueError, match="run nbgrader collect toy first"):
@@ -104,6 +105,7 @@ def test_bad_requests_get_clear_errors(toy_course, tmp_path):
         grade(course, toy.ASSIGNMENT, jobs=-1, progress=False)
 
 
+@pytest.mark.slow
 def test_a_broken_worker_costs_its_student_only_and_changes_nothing(toy_course, tmp_path):
     course = fresh_class(toy_course, tmp_path, alice=None)
     before = gradebook_state(course)
@@ -198,6 +200,28 @@ def test_a_rerun_grades_only_new_or_changed_submissions(toy_course, tmp_path, ca
 
 
 @pytest.mark.slow
+def test_a_worker_that_breaks_costs_one_student_and_the_others_are_graded(toy_course, tmp_path, monkeypatch):
+    course = fresh_class(toy_course, tmp_path, alice=None, bob=None)
+    real = grade_module.grade_in_scratch
+
+    def breaks_for_bob(job, gradebook, cancel=None):
+        if job.student == "bob":
+            raise OSError("No space left on device")
+        return real(job, gradebook, cancel)
+
+    monkeypatch.setattr(grade_module, "grade_in_scratch", breaks_for_bob)
+    outcomes = grade(course, toy.ASSIGNMENT, jobs=2, progress=False)
+    assert outcomes["bob"].status == "failed" and "No space left on device" in outcomes["bob"].reason, outcomes["bob"]
+    assert outcomes["alice"].status == "graded" and scores(course, "alice") == FULL
+    assert not (course / "autograded" / "bob").exists() and leftovers(course) == [], "bob's grading left traces"
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        assert [s.student_id for s in gradebook.assignment_submissions(toy.ASSIGNMENT)] == ["alice"]
+    monkeypatch.undo()
+    again = grade(course, toy.ASSIGNMENT, progress=False)
+    assert {s: o.status for s, o in again.items()} == {"bob": "graded"}, "a re-run retries what the worker broke on"
+
+
+@pytest.mark.slow
 def test_the_command_reports_failures_and_exits_nonzero(toy_course, tmp_path, capsys):
     course = fresh_class(toy_course, tmp_path, alice=None, dave=dict(raw="{not json"))
     assert main([toy.ASSIGNMENT, "--course", str(course), "--jobs", "2"]) == 1
@@ -260,8 +284,7 @@ def test_grading_on_a_dask_cluster_gives_the_same_result(toy_course, tmp_path):
                        dave=dict(raw="{not json"))
     there = toy.copy_course(here, tmp_path / "there")
     grade(here, toy.ASSIGNMENT, jobs=2, progress=False)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None,
-                                  env={"PYTHONPATH": os.pathsep.join(sys.path)}) as cluster:
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
         outcomes = grade(there, toy.ASSIGNMENT, scheduler=cluster.scheduler_address, progress=False)
     assert {s: o.status for s, o in outcomes.items()} == {"alice": "graded", "bob": "graded", "dave": "failed"}
     assert gradebook_state(there) == gradebook_state(here), "the cluster must grade exactly as the local workers do"

@@ -13,6 +13,8 @@ import pytest
 
 from gancourse import prefork
 
+pytestmark = pytest.mark.slow  # each server imports nbgrader (seconds)
+
 SHOW = 'import os\nopen("seen.txt", "w").write(os.getcwd() + " " + os.environ.get("MARK", "-"))\nprint("config read")\n'
 
 
