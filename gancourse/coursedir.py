@@ -1,8 +1,10 @@
 """An nbgrader course folder: the directories and gradebook its nbgrader_config.py sets, and its grading ledger.
 
 `gancourse.grade` writes the ledger, ``grading/ASSIGNMENT.json``: for each student the outcome of the last
-grading (``status`` "graded" or "failed", the ``reason``, the ``seconds`` it took, when it ``finished``) and the
-``fingerprint`` of the submission it graded; `gancourse.report` reads it.
+grading (``status`` "graded" or "failed", the ``reason``, the ``seconds`` it took, when it ``finished``, whether to
+``retry`` it because the grader rather than the submission failed) and the ``fingerprint`` of the submission it
+graded; `gancourse.report` reads it. nbgrader's output for each student is kept beside it, in
+``grading/ASSIGNMENT/STUDENT.log``.
 """
 from __future__ import annotations
 
@@ -81,3 +83,9 @@ class Ledger:
         partial.write_text(json.dumps({"assignment": self.path.stem, "submissions": self.submissions}, indent=1,
                                       sort_keys=True))
         os.replace(partial, self.path)
+
+    def save_log(self, student: str, log: str) -> None:
+        """Keep what nbgrader printed while grading `student`, in ``grading/ASSIGNMENT/STUDENT.log``."""
+        path = self.path.with_suffix("") / f"{student}.log"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(log)

@@ -112,7 +112,10 @@ def grade_in_scratch(job: Job, gradebook: bytes, cancel: threading.Event | None 
 def _watch(process, timeout: float, memory_bytes: int, cancel: threading.Event | None) -> str | None:
     """Wait for nbgrader; kill it and its kernel past the time or memory limit (or when cancelled): why, or None."""
     deadline = time.monotonic() + timeout
-    watched = psutil.Process(process.pid)
+    try:
+        watched = psutil.Process(process.pid)
+    except psutil.NoSuchProcess:  # it has ended already
+        return None
     while process.poll() is None:
         tree = _process_tree(watched)
         reason = None
@@ -285,6 +288,7 @@ def grade(course_root: str | Path, assignment: str, *, students: list[str] | Non
                     retry = True
                 ledger.record(outcome.student, status=outcome.status, reason=outcome.reason, seconds=outcome.seconds,
                               fingerprint=todo[outcome.student][1], retry=retry)
+                ledger.save_log(outcome.student, outcome.log)
             outcomes[outcome.student] = outcome
             failed = sum(o.status == "failed" for o in outcomes.values())
             bar.set_postfix(done=len(outcomes) - failed, failed=failed, remaining=len(todo) - len(outcomes))

@@ -52,3 +52,5 @@ def test_the_ledger_records_each_submission_and_reads_back(tmp_path):
     saved = json.loads(ledger.path.read_text())
     assert saved["assignment"] == "week1" and saved["submissions"]["ada"]["reason"] == "not a readable notebook"
     assert [p.name for p in ledger.path.parent.iterdir()] == ["week1.json"], "no partial file may be left behind"
+    ledger.save_log("ada", "[AutogradeApp | ERROR] ...")
+    assert (ledger.path.parent / "week1" / "ada.log").read_text() == "[AutogradeApp | ERROR] ..."

@@ -182,6 +182,8 @@ def test_each_fault_costs_its_own_student_only_with_a_clear_reason(toy_course, t
     ledger = json.loads((course / "grading" / "toy.json").read_text())["submissions"]
     assert {s: e["status"] for s, e in ledger.items()} == {s: o.status for s, o in outcomes.items()}, ledger
     assert all(e["seconds"] > 0 for e in ledger.values()), "the ledger records grading time per submission"
+    log = (course / "grading" / "toy" / "invalid_json.log").read_text()
+    assert "Notebook does not appear to be JSON" in log, f"nbgrader's output must be kept for the instructor:\n{log}"
     assert not [p for p in psutil.process_iter(["cwd"]) if "gancourse-grade-" in (p.info["cwd"] or "")], (
         "a killed submission left its kernel running (its working folder is a scratch course)")
     assert leftovers(course) == []
