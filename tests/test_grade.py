@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -279,8 +280,18 @@ def test_the_worker_runs_from_bytes_alone(toy_course, tmp_path):
     assert scores(course, "alice") == {"test_square": 2.0, "test_mean": 0.0}
 
 
+@pytest.fixture
+def environment_restored():
+    """A LocalCluster's nanny sets OMP_NUM_THREADS=1, MALLOC_TRIM_THRESHOLD_ and more in *this* process's
+    environment, which every later test's kernels would inherit: put the environment back afterwards."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
 @pytest.mark.slow
-def test_grading_on_a_dask_cluster_gives_the_same_result(toy_course, tmp_path):
+def test_grading_on_a_dask_cluster_gives_the_same_result(toy_course, tmp_path, environment_restored):
     distributed = pytest.importorskip("distributed", reason="pip install 'gancourse[cluster]' for --scheduler")
     here = fresh_class(toy_course, tmp_path / "here", alice=None, bob=dict(cells=toy.answers("addition")),
                        dave=dict(raw="{not json"))
