@@ -14,11 +14,10 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from gancourse.viz import figure_png, image_grid, show
+from gancourse.viz import GRID_PADDING as PAD, figure_png, image_grid, show
 from gancourse.widgets import frontend_attached
 
 Generate = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (z (M, latent_dim), labels (M,)) -> (M, C, H, W)
-PAD = 2  # pixels between the images of gancourse.viz.image_grid
 
 
 def class_grid(generate: Generate, noise: torch.Tensor, num_classes: int = 10) -> torch.Tensor:

@@ -6,11 +6,13 @@ Figures are built with ``matplotlib.figure.Figure`` (no pyplot), so they work he
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Mapping, Sequence
 
 import torch
 from matplotlib.figure import Figure
-from torchvision.utils import make_grid
+
+GRID_PADDING = 2  # white pixels around every tile of image_grid
 
 
 def in_notebook() -> bool:
@@ -24,12 +26,22 @@ def in_notebook() -> bool:
 
 
 def image_grid(images: torch.Tensor, nrow: int = 8) -> torch.Tensor:
-    """Tile a batch of images in [-1, 1], shape (N, C, H, W), into one (H', W', 3) array in [0, 1]."""
+    """Tile a batch of images in [-1, 1], shape (N, C, H, W), into one (H', W', 3) array in [0, 1], `nrow` a row."""
     if not isinstance(images, torch.Tensor) or images.ndim != 4 or images.shape[1] not in (1, 3):
         shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
         raise ValueError(f"expected images of shape (N, 1 or 3, H, W), got {shape}")
+    if nrow < 1 or len(images) == 0:
+        raise ValueError(f"need at least one image and nrow >= 1, got {len(images)} images and nrow={nrow}")
     pictures = (images.detach().float().cpu().clamp(-1, 1) + 1) / 2
-    return make_grid(pictures, nrow=nrow, padding=2, pad_value=1.0).permute(1, 2, 0)
+    count, _, height, width = pictures.shape
+    columns = min(nrow, count)
+    rows = math.ceil(count / columns)
+    step_y, step_x = height + GRID_PADDING, width + GRID_PADDING
+    grid = torch.ones(rows * step_y + GRID_PADDING, columns * step_x + GRID_PADDING, 3)  # white around the tiles
+    for index, picture in enumerate(pictures.permute(0, 2, 3, 1)):
+        top, left = GRID_PADDING + index // columns * step_y, GRID_PADDING + index % columns * step_x
+        grid[top : top + height, left : left + width] = picture  # a grey channel broadcasts to RGB
+    return grid
 
 
 def _draw_grid(ax, images: torch.Tensor, nrow: int, title: str | None) -> None:

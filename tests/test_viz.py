@@ -1,6 +1,9 @@
 """gancourse.viz: image grids, headless figures, and the notebook-only display helpers."""
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import IPython.display
 import pytest
 import torch
@@ -89,6 +92,33 @@ def test_image_grid_leaves_its_input_untouched():
 def test_image_grid_rejects_non_image_batches(images):
     with pytest.raises(ValueError, match=r"expected images of shape \(N, 1 or 3, H, W\)"):
         image_grid(images)
+
+
+@pytest.mark.parametrize("count, nrow", [(0, 8), (4, 0)])
+def test_image_grid_rejects_an_empty_batch_or_no_columns(count, nrow):
+    with pytest.raises(ValueError, match="need at least one image and nrow >= 1"):
+        image_grid(torch.zeros(count, 1, 4, 4), nrow=nrow)
+
+
+def test_image_grid_places_image_i_at_row_i_div_nrow_and_column_i_mod_nrow():
+    images = torch.arange(5.0).view(5, 1, 1, 1) / 2 - 1  # one pixel each: -1, -0.5, 0, 0.5, 1
+    grid = image_grid(images, nrow=3)  # 2 rows of 3 tiles, the last tile empty (white)
+    assert grid.shape == (2 * 3 + 2, 3 * 3 + 2, 3)
+    pixels = [grid[2 + 3 * row, 2 + 3 * column, 0].item() for row in range(2) for column in range(3)]
+    assert pixels == [0.0, 0.25, 0.5, 0.75, 1.0, 1.0]
+
+
+def test_image_grid_frames_a_single_image_like_a_batch():
+    grid = image_grid(torch.zeros(1, 1, 4, 4), nrow=8)
+    assert grid.shape == (8, 8, 3) and grid[0].eq(1).all() and grid[2:6, 2:6].eq(0.5).all()
+
+
+def test_importing_the_course_modules_leaves_torchvision_unloaded():
+    """torchvision's import takes 2 s of every kernel start; the course needs it only to download MNIST."""
+    code = ("import sys, gancourse.data, gancourse.viz, gancourse.train, gancourse.metrics, gancourse.grading, "
+            "gancourse.widgets; print('torchvision' in sys.modules)")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "False", "a gancourse module imports torchvision at import time: import it where used"
 
 
 # --- figures ------------------------------------------------------------------------------------------------
