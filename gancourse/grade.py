@@ -121,7 +121,7 @@ def _watch(process, timeout: float, memory_bytes: int, cancel: threading.Event |
         reason = None
         if time.monotonic() > deadline:
             reason = f"ran past the time limit of {timeout:g} s (--timeout): an endless loop or far too much work"
-        elif sum(_resident_bytes(p) for p in tree) > memory_bytes:
+        elif _uses_more_than(tree, memory_bytes):
             reason = f"used more than {memory_bytes / 2**30:.1f} GiB of memory (--memory) and was stopped"
         elif cancel is not None and cancel.is_set():
             reason = "interrupted before it finished"
@@ -150,9 +150,20 @@ def _kill(processes: set[psutil.Process]) -> None:
     psutil.wait_procs(list(processes), timeout=10)
 
 
-def _resident_bytes(process: psutil.Process) -> int:
+def _uses_more_than(processes: list[psutil.Process], limit: int) -> bool:
+    """Whether `processes` together use more than `limit` bytes of memory.
+
+    Forked processes share the pages of what was imported before the fork, so the sum of their resident sizes
+    counts those pages more than once. It is cheap and never too small: only above the limit is the exact figure,
+    each process's proportional share of its pages (PSS), read, which takes milliseconds per process.
+    """
+    return (sum(_memory(p, "rss") for p in processes) > limit
+            and sum(_memory(p, "pss") for p in processes) > limit)
+
+
+def _memory(process: psutil.Process, kind: str) -> int:
     try:
-        return process.memory_info().rss
+        return process.memory_info().rss if kind == "rss" else process.memory_full_info().pss
     except psutil.Error:
         return 0
 
@@ -267,11 +278,11 @@ def grade(course_root: str | Path, assignment: str, *, students: list[str] | Non
     config = (course.root / CONFIG_FILE).read_bytes()
     source = read_files(course.folder("source", assignment), skip_notebooks=True)
     todo: dict[str, tuple[Job, str]] = {}
+    threads = None if scheduler else max(1, (os.cpu_count() or 1) // jobs)  # a Dask worker keeps its own
     for student in students or available:
         files = read_files(course.folder("submitted", assignment, student))
         digest = fingerprint(files)
         if force or not ledger.is_current(student, digest):
-            threads = None if scheduler else max(1, (os.cpu_count() or 1) // jobs)
             todo[student] = (Job(assignment, student, config, source, files, timeout, memory, threads), digest)
     outcomes: dict[str, Outcome] = {}
     bar = tqdm(total=len(todo), unit="submission", desc=f"grading {assignment}", disable=not progress)
@@ -357,6 +368,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         outcomes = grade(args.course, args.assignment, students=args.student, jobs=args.jobs, timeout=args.timeout,
                          memory_gib=args.memory, force=args.force, scheduler=args.scheduler)
+    except (ValueError, OSError, ImportError) as error:  # no course, assignment or submissions; Dask missing
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("Interrupted: every submission merged so far is complete; re-run to grade the rest.", file=sys.stderr)
         return 130

@@ -3,9 +3,12 @@
 Importing nbgrader takes 3-4 s on a small CPU, a quarter of autograding one notebook-01 submission. The grader
 therefore starts this server once (``python -m gancourse.prefork``) and asks it for each submission: the server
 forks, and the child runs ``nbgrader ARGS`` in its own session, folder and log file, as a new process would,
-without importing anything. The server is single-threaded (forking a threaded process is unsafe) and speaks JSON
-lines: a request ``{"id", "args", "cwd", "log", "env"}`` is answered ``{"id", "pid"}``, and ``{"pid", "exit"}``
-follows when that child ends.
+without importing anything. The server also imports what kernels need, so that each nbgrader can fork its
+kernel warm (:mod:`gancourse.warmkernel`). Libraries read some of the environment when imported (OpenMP and
+OpenBLAS their thread counts), so a server has one environment for all its children: :func:`start` keeps one
+server per environment. The server is single-threaded (forking a threaded process is unsafe) and speaks JSON
+lines: a request ``{"id", "args", "cwd", "log", "warm_kernel"}`` is answered ``{"id", "pid"}``, and
+``{"pid", "exit"}`` follows when that child ends.
 """
 from __future__ import annotations
 
@@ -20,9 +23,12 @@ import threading
 import traceback
 from pathlib import Path
 
+from gancourse import warmkernel
+
 
 def serve() -> None:
     """Read requests on stdin until it closes; fork one nbgrader per request; report pids and exit codes."""
+    warmkernel.preload()
     from nbgrader.apps.nbgraderapp import NbGraderApp  # the import every child skips
 
     for lazy in ("IPython.paths", "ipykernel.kernelspec", "sqlalchemy.dialects.sqlite"):  # autograde imports these
@@ -57,16 +63,17 @@ def _reply(message: dict) -> None:
 
 
 def _run_child(app, request: dict) -> None:
-    """In the forked child: a session, folder, environment and log of its own, then nbgrader; never returns."""
+    """In the forked child: a session, folder and log of its own, then nbgrader; never returns."""
     code = 1
     try:
         os.setsid()  # Ctrl-C in the terminal is for the grader, which stops its children itself
         os.chdir(request["cwd"])
-        os.environ.update(request["env"])
         log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
         os.dup2(log, 1)
         os.dup2(log, 2)
         os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+        if request["warm_kernel"]:
+            warmkernel.fork_zygote()
         app.launch_instance(argv=request["args"])
         code = 0
     except SystemExit as stop:
@@ -74,6 +81,7 @@ def _run_child(app, request: dict) -> None:
     except BaseException:
         traceback.print_exc()
     finally:
+        warmkernel.discard_zygote()
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
@@ -96,24 +104,25 @@ class Forked:
 
 
 class Prefork:
-    """The client: starts the server, sends it requests from any thread, and hears back pids and exit codes."""
+    """The client: starts the server with `env` added to this environment, sends it requests from any thread, and
+    hears back pids and exit codes."""
 
-    def __init__(self):
-        self.server = subprocess.Popen([sys.executable, "-m", "gancourse.prefork"], stdin=subprocess.PIPE,
-                                       stdout=subprocess.PIPE, start_new_session=True)
+    def __init__(self, env: dict[str, str] | None = None):
+        self.server = subprocess.Popen([sys.executable, "-m", "gancourse.prefork"], env={**os.environ, **(env or {})},
+                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True)
         self.lock = threading.Lock()
         self.started: dict[int, threading.Event | Forked] = {}
         self.children: dict[int, Forked] = {}
         self.ids = 0
         threading.Thread(target=self._listen, daemon=True).start()
 
-    def start(self, args: list[str], cwd: Path, log: Path, env: dict[str, str]) -> Forked:
-        """Run ``nbgrader ARGS`` in `cwd`, its output to `log`, with `env` added to its environment."""
+    def start(self, args: list[str], cwd: Path, log: Path, warm_kernel: bool = True) -> Forked:
+        """Run ``nbgrader ARGS`` in `cwd`, its output to `log`, its kernel forked warm or started the usual way."""
         with self.lock:
             self.ids += 1
             request_id, answered = self.ids, threading.Event()
             self.started[request_id] = answered
-            message = {"id": request_id, "args": args, "cwd": str(cwd), "log": str(log), "env": env}
+            message = {"id": request_id, "args": args, "cwd": str(cwd), "log": str(log), "warm_kernel": warm_kernel}
             self.server.stdin.write(json.dumps(message).encode() + b"\n")
             self.server.stdin.flush()
         if not answered.wait(timeout=60):
@@ -144,18 +153,20 @@ class Prefork:
         self.server.wait()
 
 
-_SERVER: Prefork | None = None
-_SERVER_LOCK = threading.Lock()
+_SERVERS: dict[tuple[tuple[str, str], ...], Prefork] = {}
+_SERVERS_LOCK = threading.Lock()
 
 
-def start(args: list[str], cwd: Path, log: Path, env: dict[str, str]) -> Forked:
-    """Run ``nbgrader ARGS`` forked from this process's server (started on first use)."""
-    global _SERVER
-    with _SERVER_LOCK:
-        if _SERVER is None or _SERVER.server.poll() is not None:
-            _SERVER = Prefork()
-            atexit.register(_SERVER.close)
-    return _SERVER.start(args, cwd, log, env)
+def start(args: list[str], cwd: Path, log: Path, env: dict[str, str], warm_kernel: bool = True) -> Forked:
+    """Run ``nbgrader ARGS`` with `env` added to this environment, forked from the server for that environment
+    (started on first use), its kernel forked warm or started the usual way."""
+    key = tuple(sorted(env.items()))
+    with _SERVERS_LOCK:
+        server = _SERVERS.get(key)
+        if server is None or server.server.poll() is not None:
+            server = _SERVERS[key] = Prefork(env)
+            atexit.register(server.close)
+    return server.start(args, cwd, log, warm_kernel)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import toy_class as toy
 from gancourse import grade as grade_module
 from course_helpers import nbgrader
 from gancourse.coursedir import Course
-from gancourse.grade import Job, Outcome, fingerprint, grade, grade_in_scratch, main, merge
+from gancourse.grade import Job, Outcome, _uses_more_than, fingerprint, grade, grade_in_scratch, main, merge
 
 FULL = {"test_square": 2.0, "test_mean": 1.0}
 UNGRADED = {"test_square": None, "test_mean": None}
@@ -104,6 +104,16 @@ def test_bad_requests_get_clear_errors(toy_course, tmp_path):
         grade(course, toy.ASSIGNMENT, students=["zoe"], progress=False)
     with pytest.raises(ValueError, match="--jobs must be at least 1"):
         grade(course, toy.ASSIGNMENT, jobs=-1, progress=False)
+
+
+def test_the_command_says_what_is_wrong_without_a_traceback(toy_course, tmp_path, capsys):
+    course = toy.copy_course(toy_course, tmp_path / "course")
+    assert main(["week9", "--course", str(course)]) == 2
+    assert main([toy.ASSIGNMENT, "--course", str(tmp_path / "nowhere")]) == 2
+    errors = capsys.readouterr().err.splitlines()
+    assert errors == ["error: 'week9' is not in the gradebook: run nbgrader generate_assignment week9",
+                      f"error: no nbgrader_config.py in {tmp_path / 'nowhere'}: run this from the course folder or "
+                      "pass --course"], errors
 
 
 @pytest.mark.slow
@@ -278,6 +288,31 @@ def test_the_worker_runs_from_bytes_alone(toy_course, tmp_path):
         assert not gradebook.assignment_submissions(toy.ASSIGNMENT), "the course must be untouched until the merge"
     merge(Course.load(course), toy.ASSIGNMENT, outcome)
     assert scores(course, "alice") == {"test_square": 2.0, "test_mean": 0.0}
+
+
+ALLOCATE_AND_FORK = """
+import os, sys, time
+block = b"x" * (200 * 2**20)  # 200 MiB, written, so resident
+if os.fork() == 0:
+    time.sleep(60)
+print("ready", flush=True)
+time.sleep(60)
+"""
+
+
+def test_memory_shared_by_forked_processes_is_counted_once():
+    with subprocess.Popen([sys.executable, "-c", ALLOCATE_AND_FORK], stdout=subprocess.PIPE, text=True) as parent:
+        processes = [psutil.Process(parent.pid)]
+        try:
+            assert parent.stdout.readline().strip() == "ready"
+            processes += processes[0].children()
+            assert len(processes) == 2
+            assert sum(p.memory_info().rss for p in processes) > 400 * 2**20, "both show the 200 MiB as resident"
+            assert not _uses_more_than(processes, 300 * 2**20), "the shared block must count once, not twice"
+            assert _uses_more_than(processes, 150 * 2**20), "but it must count"
+        finally:
+            for process in reversed(processes):
+                process.kill()
 
 
 @pytest.fixture
