@@ -3,7 +3,8 @@
 ``python -m gancourse.grade ASSIGNMENT --jobs N`` grades every collected submission of ASSIGNMENT. Each runs in
 a scratch copy of the course (its config, a copy of its gradebook, the assignment's non-notebook source files,
 the one submission) with ``nbgrader autograde``, under a time and a memory limit, so that a submission that
-hangs, crashes its kernel, fills memory or deletes files costs that student only. The results come back as
+hangs, crashes its kernel, fills memory or deletes files costs that student only; nbgrader and its kernel are
+forked with their imports done (:mod:`gancourse.prefork`, :mod:`gancourse.warmkernel`). The results come back as
 bytes (the autograded folder and the scratch gradebook), so the same worker runs on this machine or on a Dask
 cluster (``--scheduler``), and each is merged into the course on its own: the autograded folder by a rename,
 the gradebook rows through nbgrader's models in one transaction. ``grading/ASSIGNMENT.json`` (the ledger)
