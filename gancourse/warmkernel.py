@@ -26,6 +26,7 @@ import os
 import runpy
 import signal
 import sys
+import traceback
 from importlib.metadata import EntryPoint
 from pathlib import Path
 from typing import Any
@@ -112,8 +113,8 @@ def fork_zygote() -> None:
 def discard_zygote() -> None:
     """Before nbgrader's process ends: collect the zygote if no kernel was started from it."""
     global _zygote
-    if _zygote is not None:
-        _zygote, zygote = None, _zygote
+    zygote, _zygote = _zygote, None
+    if zygote is not None:
         zygote.discard()
 
 
@@ -136,6 +137,8 @@ def _become_kernel(pipe: int) -> None:
         code = 0
     except SystemExit as stop:
         code = stop.code if isinstance(stop.code, int) else int(stop.code is not None)
+    except BaseException:
+        traceback.print_exc()  # into nbgrader's log, as a kernel's own crash would be
     finally:
         atexit._run_exitfuncs()  # what a process ending normally runs
         sys.stdout.flush()

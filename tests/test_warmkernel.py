@@ -16,7 +16,8 @@ import pytest
 
 from gancourse import prefork
 from gancourse.warmkernel import _is_ipykernel_here
-from toy_class import ASSIGNMENT, NOTEBOOK, answers, make_course, submit
+from course_helpers import nbgrader, submission
+from toy_class import ASSIGNMENT, CONFIG, NOTEBOOK, answers, make_course, source_notebook, submit
 
 PROBE = r'''
 import ipywidgets, json, os, sys, threading
@@ -44,10 +45,15 @@ def server():
     client.close()
 
 
-def _autograde(server, course, warm: bool) -> dict[str, str]:
+def _autograde(server, course, warm: bool, notebook: str = NOTEBOOK) -> dict[str, str]:
     child = server.start(["autograde", ASSIGNMENT, "--force"], course, course / "autograde.log", warm_kernel=warm)
     assert child.wait() == 0, (course / "autograde.log").read_text()
-    nb = nbformat.read(course / "autograded" / "ann" / ASSIGNMENT / f"{NOTEBOOK}.ipynb", as_version=4)
+    return _printed(course, notebook)
+
+
+def _printed(course, notebook: str) -> dict[str, str]:
+    """What the probe printed in `notebook`, autograded: {"PRELOADED": ..., "FACTS": ...}."""
+    nb = nbformat.read(course / "autograded" / "ann" / ASSIGNMENT / f"{notebook}.ipynb", as_version=4)
     printed = "".join(o.get("text", "") for o in nb.cells[1].outputs)
     return dict(line.split(" ", 1) for line in printed.splitlines())
 
@@ -63,6 +69,24 @@ def test_a_warm_kernel_sees_what_a_freshly_started_kernel_sees(server, tmp_path)
     assert ["GANCOURSE_MARK", "kept"] in warm["env"] and warm["threads"] == 1, "the grader's environment reaches it"
     assert warm["own_session"] and warm["parent"] and warm["parent_handle"], "it watches nbgrader, its parent"
     assert warm["progress_bar"] == "tqdm.notebook", "tqdm.auto must find the kernel, as in a fresh one"
+
+
+@pytest.mark.slow
+def test_the_second_notebook_of_an_assignment_gets_a_kernel_started_the_usual_way(server, tmp_path):
+    course = tmp_path / "course"
+    (course / "source" / ASSIGNMENT).mkdir(parents=True)
+    (course / "nbgrader_config.py").write_text(CONFIG)
+    for name in ("first", "second"):
+        nbformat.write(source_notebook(), course / "source" / ASSIGNMENT / f"{name}.ipynb")
+    nbgrader(course, "generate_assignment", ASSIGNMENT)
+    for name in ("first", "second"):
+        path = course / "submitted" / "ann" / ASSIGNMENT / f"{name}.ipynb"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(submission(answers(square=PROBE), course / "release" / ASSIGNMENT / f"{name}.ipynb"), path)
+    first = _autograde(server, course, warm=True, notebook="first")
+    second = _printed(course, "second")
+    assert (first["PRELOADED"], second["PRELOADED"]) == ("True", "False"), "one zygote, for the first kernel"
+    assert json.loads(first["FACTS"]) == json.loads(second["FACTS"])
 
 
 @pytest.mark.slow
