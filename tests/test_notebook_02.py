@@ -18,7 +18,7 @@ from course_helpers import (REPO, cell_runner, cells_by_id, graded_points, nbgra
                             stream_text)
 from gancourse.nbtools import exercise_namespace
 from test_course import exercise_names
-from test_nbgrader_02 import ALTERNATIVES, HINTS, MISTAKES
+from test_nbgrader_02 import ALTERNATIVES, DISCRIMINATOR, HINTS, MISTAKES
 
 
 SOLUTION_02 = REPO / "solutions" / "02_dcgan" / "dcgan.ipynb"
@@ -65,7 +65,7 @@ def test_the_reference_models_have_the_documented_sizes():
     namespace = exercise_namespace(SOLUTION_02)
     count = lambda model: sum(p.numel() for p in model.parameters())
     assert count(namespace["DCGANGenerator"]()) == 759_681  # "about 0.76 million"
-    assert count(namespace["DCGANDiscriminator"]()) == 138_689  # "0.14 million"
+    assert count(namespace["DCGANDiscriminator"]()) == 431_937  # "0.43 million"
 
 
 def test_the_benchmark_trains_what_the_training_cell_trains():
@@ -121,6 +121,14 @@ def test_the_reference_passes_every_test_cell(notebook, test_id, capsys):
 @pytest.mark.parametrize("cell", sorted(ALTERNATIVES))
 def test_other_correct_answers_pass(notebook, cell):
     notebook(TEST_OF[cell], ALTERNATIVES[cell])
+
+
+def test_the_discriminator_that_reads_the_7x7_map_directly_passes(notebook):
+    """The lecture names it as a valid discriminator that trains to worse samples per second."""
+    notebook(TEST_OF["dcgan_discriminator"], DISCRIMINATOR.format(layers='''
+            nn.Conv2d(channels, f, 4, 2, 1), nn.LeakyReLU(0.2, True),
+            nn.Conv2d(f, 2 * f, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * f), nn.LeakyReLU(0.2, True),
+            nn.Conv2d(2 * f, 1, 7, 1, 0),'''))
 
 
 @pytest.mark.slow
