@@ -21,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
@@ -158,13 +159,22 @@ def _uses_more_than(processes: list[psutil.Process], limit: int) -> bool:
     counts those pages more than once. It is cheap and never too small: only above the limit is the exact figure,
     each process's proportional share of its pages (PSS), read, which takes milliseconds per process.
     """
-    return (sum(_memory(p, "rss") for p in processes) > limit
-            and sum(_memory(p, "pss") for p in processes) > limit)
+    return (sum(_measured(p, _resident) for p in processes) > limit
+            and sum(_measured(p, _proportional) for p in processes) > limit)
 
 
-def _memory(process: psutil.Process, kind: str) -> int:
+def _resident(process: psutil.Process) -> int:
+    return process.memory_info().rss
+
+
+def _proportional(process: psutil.Process) -> int:
+    return process.memory_full_info().pss
+
+
+def _measured(process: psutil.Process, size: Callable[[psutil.Process], int]) -> int:
+    """size(process) in bytes, or 0 for a process that has ended meanwhile."""
     try:
-        return process.memory_info().rss if kind == "rss" else process.memory_full_info().pss
+        return size(process)
     except psutil.Error:
         return 0
 

@@ -20,7 +20,6 @@ import select
 import subprocess
 import sys
 import threading
-import traceback
 from pathlib import Path
 
 from gancourse import warmkernel
@@ -64,8 +63,8 @@ def _reply(message: dict) -> None:
 
 def _run_child(app, request: dict) -> None:
     """In the forked child: a session, folder and log of its own, then nbgrader; never returns."""
-    code = 1
-    try:
+
+    def run() -> None:
         os.setsid()  # Ctrl-C in the terminal is for the grader, which stops its children itself
         os.chdir(request["cwd"])
         log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
@@ -75,16 +74,8 @@ def _run_child(app, request: dict) -> None:
         if request["warm_kernel"]:
             warmkernel.fork_zygote()
         app.launch_instance(argv=request["args"])
-        code = 0
-    except SystemExit as stop:
-        code = stop.code if isinstance(stop.code, int) else int(stop.code is not None)
-    except BaseException:
-        traceback.print_exc()
-    finally:
-        warmkernel.discard_zygote()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
+
+    warmkernel.run_and_exit(run, cleanup=warmkernel.discard_zygote)
 
 
 class Forked:

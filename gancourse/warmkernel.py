@@ -10,9 +10,9 @@ folder, ``sys.argv``, ``sys.path`` and environment, a session of its own). The z
 launched kernel is, so the grader's watchdog sees and stops it.
 
 The kernel has the server's modules imported (nbgrader's too), and only modules whose import depends on nothing
-that differs between the server and a kernel are preloaded: not
-those that look for a running IPython (``tqdm.auto``, ``ipywidgets``, ``matplotlib_inline``), nor
-``ipykernel.kernelapp``, which reads ``JPY_PARENT_PID`` when imported. Thread counts are read from the server's
+that differs between the server and a kernel are preloaded: not those that look for a running IPython
+(``tqdm.auto``, ``ipywidgets``, ``matplotlib_inline``), nor ``ipykernel.kernelapp``, which reads
+``JPY_PARENT_PID`` when imported. Thread counts are read from the server's
 environment, which is the kernel's (:mod:`gancourse.prefork`). Nothing touches CUDA before the fork, so a warm
 kernel can use a GPU. A second kernel in one nbgrader (a restart after a crash) and kernels of other languages
 start the usual way.
@@ -27,9 +27,10 @@ import runpy
 import signal
 import sys
 import traceback
+from collections.abc import Callable
 from importlib.metadata import EntryPoint
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from jupyter_client.provisioning import KernelProvisionerFactory, LocalProvisioner
 
@@ -126,21 +127,32 @@ def _become_kernel(pipe: int) -> None:
     if not request:  # nbgrader ended without a kernel
         os._exit(0)
     request = json.loads(request)
-    code = 1
-    try:
+
+    def launch() -> None:
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
         sys.argv = request["argv"][:1] + request["argv"][3:]  # run_module puts the launcher's path first
         sys.path[:] = [os.getcwd(), *_startup_path[1:]]  # as `python -m` sets it
         runpy.run_module("ipykernel_launcher", run_name="__main__", alter_sys=True)
+
+    # A crash prints its traceback into nbgrader's log, as a kernel's own would; the exit functions are those a
+    # process ending normally runs.
+    run_and_exit(launch, cleanup=atexit._run_exitfuncs)
+
+
+def run_and_exit(body: Callable[[], object], cleanup: Callable[[], object]) -> NoReturn:
+    """In a forked child: run body, then cleanup, and end the process with body's exit code (0, or 1 on a crash)."""
+    code = 1
+    try:
+        body()
         code = 0
     except SystemExit as stop:
         code = stop.code if isinstance(stop.code, int) else int(stop.code is not None)
     except BaseException:
-        traceback.print_exc()  # into nbgrader's log, as a kernel's own crash would be
+        traceback.print_exc()
     finally:
-        atexit._run_exitfuncs()  # what a process ending normally runs
+        cleanup()
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
