@@ -38,6 +38,7 @@ ARMS = {  # name: (how the data and losses are done, channels_last, tuned alloca
     "course + channels_last": ("course", True, False),
     "course + channels_last + allocator": ("course", True, True),
 }
+NOTEBOOK_ARM = "course + channels_last + allocator"  # the step as the notebook runs it
 
 
 def notebook(tune: bool) -> dict:
@@ -93,14 +94,16 @@ def convolution_ms(step, steps: int = 30) -> float:
 
 
 def run_arm(args) -> None:
-    """One arm in this (fresh) process: print its images per second (and its convolutions' share) as JSON."""
+    """One arm in this (fresh) process: print its images per second (for the notebook's arm, also the time its
+    convolutions take) as JSON."""
     way, channels_last, tune = ARMS[args.arm]
     tuned = runtime.tune_allocator() if tune else False
     dev = device()
     nb = notebook(tune)
     step = (course_step if way == "course" else usual)(nb, dev, channels_last, args.batch_size, args.feature_maps)
     rate = images_per_second(step, args.steps, args.batch_size, dev)
-    print(json.dumps({"images_per_second": rate, "allocator_tuned": tuned, "convolution_ms": convolution_ms(step)}))
+    convolutions = convolution_ms(step) if args.arm == NOTEBOOK_ARM else None
+    print(json.dumps({"images_per_second": rate, "allocator_tuned": tuned, "convolution_ms": convolutions}))
 
 
 def throughput(args) -> None:
@@ -117,13 +120,13 @@ def throughput(args) -> None:
             result = subprocess.run(command, capture_output=True, text=True, check=True)
             arm = json.loads(result.stdout.strip().splitlines()[-1])
             rates[name].append(arm["images_per_second"])
-            if name == "course + channels_last + allocator":
+            if name == NOTEBOOK_ARM:
                 convolutions.append(arm["convolution_ms"])
     usual = statistics.median(rates["usual"])
     for name, values in rates.items():
         rate = statistics.median(values)
         print(f"{name:36s} {rate:8.0f} images/s  {1e3 * args.batch_size / rate:7.1f} ms/step  {rate / usual:5.2f}x")
-    course = statistics.median(rates["course + channels_last + allocator"])
+    course = statistics.median(rates[NOTEBOOK_ARM])
     print(f"speed-up of the course's step over the usual way: {course / usual:.2f}x")
     usual_ms, convolution = 1e3 * args.batch_size / usual, statistics.median(convolutions)
     print(f"the course's step spends {convolution:.1f} ms in convolutions, which both ways run: however fast the "

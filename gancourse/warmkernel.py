@@ -12,10 +12,9 @@ launched kernel is, so the grader's watchdog sees and stops it.
 The kernel has the server's modules imported (nbgrader's too), and only modules whose import depends on nothing
 that differs between the server and a kernel are preloaded: not those that look for a running IPython
 (``tqdm.auto``, ``ipywidgets``, ``matplotlib_inline``), nor ``ipykernel.kernelapp``, which reads
-``JPY_PARENT_PID`` when imported. Thread counts are read from the server's
-environment, which is the kernel's (:mod:`gancourse.prefork`). Nothing touches CUDA before the fork, so a warm
-kernel can use a GPU. A second kernel in one nbgrader (a restart after a crash) and kernels of other languages
-start the usual way.
+``JPY_PARENT_PID`` when imported. Thread counts are read from the server's environment, which is the kernel's
+(:mod:`gancourse.prefork`). Nothing touches CUDA before the fork, so a warm kernel can use a GPU. A second kernel
+in one nbgrader (a restart after a crash) and kernels of other languages start the usual way.
 """
 from __future__ import annotations
 
