@@ -12,12 +12,10 @@ Fetching, checksums and safe extraction are `gancourse.archives`' (its names use
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from typing import NamedTuple
 
-import numpy as np
 import torch
 from PIL import Image
 
@@ -26,11 +24,13 @@ from gancourse.archives import (
     BrokenArchive,
     BrokenImage,
     UnverifiedDownloadWarning,
+    dataset_cli,
     image_files,
     install,
     open_image,
 )
-from gancourse.data import data_root, to_model_range
+from gancourse.data import data_root
+from gancourse.jitter import apply_jitter, check_options, draw_jitter
 
 __all__ = [
     "BASE_URL", "DATASETS", "IMAGE_EXTENSIONS", "SPLIT_NAMES", "AlignedPairs", "Archive", "BrokenArchive",
@@ -126,13 +126,7 @@ class AlignedPairs(torch.utils.data.Dataset):
         channels: int = 3,
         seed: int | None = None,
     ) -> None:
-        sizes_are_ints = all(isinstance(v, int) and not isinstance(v, bool) for v in (load_size, crop_size))
-        if not (sizes_are_ints and 0 < crop_size <= load_size):
-            raise ValueError(f"need integers 0 < crop_size <= load_size, got crop {crop_size!r}, load {load_size!r}")
-        if direction not in ("AtoB", "BtoA"):
-            raise ValueError(f"direction must be 'AtoB' or 'BtoA', got {direction!r}")
-        if channels not in (1, 3):
-            raise ValueError(f"channels must be 1 (grayscale) or 3 (RGB), got {channels!r}")
+        check_options(load_size, crop_size, direction, channels)
         named = isinstance(name_or_folder, str) and name_or_folder in DATASETS
         dataset = pix2pix_folder(root) / name_or_folder if named else Path(name_or_folder)
         self.folder = dataset / split
@@ -160,40 +154,15 @@ class AlignedPairs(torch.utils.data.Dataset):
         pair = _open_pair(self.paths[index], self.mode)
         half = pair.width // 2
         halves = [pair.crop((0, 0, half, pair.height)), pair.crop((half, 0, pair.width, pair.height))]
-        size, crop = (self.load_size if self.train else self.crop_size), self.crop_size
-        x, y = (int(v) for v in torch.randint(0, size - crop + 1, (2,), generator=self.generator))
-        flip = self.train and torch.rand((), generator=self.generator).item() > 0.5
-        tensors = []
-        for image in halves:
-            image = image.resize((size, size), Image.BICUBIC).crop((x, y, x + crop, y + crop))
-            if flip:
-                image = image.transpose(Image.FLIP_LEFT_RIGHT)
-            array = torch.from_numpy(np.array(image, dtype=np.uint8))
-            tensors.append(to_model_range(array.unsqueeze(0) if array.ndim == 2 else array.permute(2, 0, 1)))
-        a, b = tensors
+        jitter = draw_jitter(self.load_size, self.crop_size, self.train, self.generator)  # one draw for both halves
+        a, b = (apply_jitter(image, jitter) for image in halves)
         return (b, a) if self.swap else (a, b)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: ``python -m gancourse.aligned download NAME | info [--root DIR]``; returns the exit status."""
-    parser = argparse.ArgumentParser(prog="python -m gancourse.aligned", description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["download", "info"])
-    parser.add_argument("name", nargs="?", choices=list(DATASETS), help="dataset to download")
-    parser.add_argument("--root", default=None, help="dataset root (default: $GANCOURSE_DATA or data/)")
-    args = parser.parse_args(argv)
-    if args.command == "download":
-        if args.name is None:
-            parser.error(f"download needs a dataset name: {', '.join(DATASETS)}")
-        print(f"{args.name} is in {download(args.name, args.root)}")
-        return 0
-    folder = pix2pix_folder(args.root)
-    on_disk = {p.name for p in folder.iterdir() if p.is_dir()} if folder.is_dir() else set()
-    for name in sorted(n for n in on_disk | set(DATASETS) if not n.startswith(".")):
-        splits = [s for s in SPLIT_NAMES if (folder / name / s).is_dir()]
-        counts = ", ".join(f"{s} {len(image_files(folder / name / s))}" for s in splits)
-        hint = f"missing (python -m gancourse.aligned download {name})" if name in DATASETS else "no splits"
-        print(f"{name:15s}: " + (f"{counts} pairs in {folder / name}" if splits else hint))
-    return 0
+    return dataset_cli(argv, "gancourse.aligned", __doc__.splitlines()[0], list(DATASETS), download, pix2pix_folder,
+                       SPLIT_NAMES, "pairs")
 
 
 if __name__ == "__main__":

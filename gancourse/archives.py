@@ -6,10 +6,12 @@ the folder that holds it, delete it. `install` adds what those scripts lack: the
 is unpacked (an archive with no published digest is unpacked with an `UnverifiedDownloadWarning` giving its
 SHA-256), members that are links, devices or paths outside the folder are refused, an interrupted download or
 extraction never looks complete, and offline it says how to copy the archive in by hand. `image_files` and
-`open_image` then find and open the images an archive held, as the official data/image_folder.py does.
+`open_image` then find and open the images an archive held, as the official data/image_folder.py does, and
+`dataset_cli` is both modules' ``download NAME | info`` command line.
 """
 from __future__ import annotations
 
+import argparse
 import hashlib
 import shutil
 import stat
@@ -17,6 +19,7 @@ import tarfile
 import urllib.request
 import warnings
 import zipfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
@@ -171,3 +174,32 @@ def open_image(path: Path, mode: str, broken: type[BrokenDatasetFile] = BrokenIm
             "as the official code does; save it as 8-bit RGB or grayscale"
         )
     return image.convert("RGB").convert(mode)
+
+
+def dataset_cli(
+    argv: list[str] | None, module: str, description: str, datasets: Sequence[str],
+    download: Callable[[str, str | None], Path], folder: Callable[[str | None], Path], subfolders: Sequence[str],
+    unit: str,
+) -> int:
+    """``python -m <module> download NAME | info [--root DIR]``: fetch one of ``datasets``, or list per dataset the
+    image count in each of its ``subfolders`` (as ``unit``, e.g. "pairs"); returns the exit status."""
+    parser = argparse.ArgumentParser(prog=f"python -m {module}", description=description)
+    parser.add_argument("command", choices=["download", "info"])
+    parser.add_argument("name", nargs="?", choices=list(datasets), help="dataset to download")
+    parser.add_argument("--root", default=None, help="dataset root (default: $GANCOURSE_DATA or data/)")
+    args = parser.parse_args(argv)
+    if args.command == "download":
+        if args.name is None:
+            parser.error(f"download needs a dataset name: {', '.join(datasets)}")
+        print(f"{args.name} is in {download(args.name, args.root)}")
+        return 0
+    root = folder(args.root)
+    on_disk = {p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")} if root.is_dir() else set()
+    names = sorted(on_disk | set(datasets))
+    width = max(len(name) for name in names)
+    for name in names:
+        found = [s for s in subfolders if (root / name / s).is_dir()]
+        counts = ", ".join(f"{s} {len(image_files(root / name / s))}" for s in found)
+        hint = f"missing (python -m {module} download {name})" if name in datasets else f"no {'/'.join(subfolders)}"
+        print(f"{name:{width}s}: " + (f"{counts} {unit} in {root / name}" if found else hint))
+    return 0

@@ -284,7 +284,8 @@ def refit_digit_check() -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     """Command line: re-train the classifier and its digit check, or (``--stats-only``) the digit check alone."""
-    parser = argparse.ArgumentParser(prog="python -m gancourse.classifier", description="Re-train the metric classifier.")
+    parser = argparse.ArgumentParser(prog="python -m gancourse.classifier",
+                                     description="Re-train the metric classifier.")
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--seed", type=int, default=0, help="training seed (--stats-only reuses the card's)")
     parser.add_argument("--stats-only", action="store_true",

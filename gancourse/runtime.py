@@ -86,10 +86,10 @@ def tune_allocator() -> bool:
     By default glibc hands big blocks (from 128 KiB, adapting up to 32 MiB) straight back to the operating
     system when they are freed. A training step allocates and frees the same large activation and gradient
     buffers every time, so each step maps fresh pages and the kernel zero-fills them on first touch: up to a
-    third of a convolutional GAN's step on a CPU, depending on the size of the buffers (see benchmarks/). `mallopt` raises the mmap and trim thresholds and the top
-    pad (``MALLOPT_SETTINGS``), the same as setting ``MALLOC_MMAP_THRESHOLD_``, ``MALLOC_TRIM_THRESHOLD_`` and
-    ``MALLOC_TOP_PAD_`` before Python starts. The price: the process keeps its peak memory instead of
-    returning it between steps.
+    third of a convolutional GAN's step on a CPU, depending on the size of the buffers (see benchmarks/).
+    `mallopt` raises the mmap and trim thresholds and the top pad (``MALLOPT_SETTINGS``), the same as setting
+    ``MALLOC_MMAP_THRESHOLD_``, ``MALLOC_TRIM_THRESHOLD_`` and ``MALLOC_TOP_PAD_`` before Python starts. The
+    price: the process keeps its peak memory instead of returning it between steps.
 
     Linux with glibc only, applied once per process (later calls change nothing). Returns True when the
     settings are in effect, False where they do not apply: other systems or C libraries, or allocator

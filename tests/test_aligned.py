@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import subprocess
 import sys
 import tarfile
@@ -460,4 +461,4 @@ def test_cli_runs_as_a_module(tmp_path):
         [sys.executable, "-m", "gancourse.aligned", "info", "--root", str(tmp_path)],
         capture_output=True, text=True, cwd=REPO, check=True,
     )
-    assert "facades        : missing (python -m gancourse.aligned download facades)" in result.stdout
+    assert re.search(r"^facades +: missing \(python -m gancourse.aligned download facades\)$", result.stdout, re.M)
