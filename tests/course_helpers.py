@@ -30,6 +30,13 @@ def cells_by_id(path: Path) -> dict[str, nbformat.NotebookNode]:
     return {nbgrader_meta(c)["grade_id"]: c for c in nbformat.read(path, as_version=4).cells}
 
 
+def exercise_tests(path: Path) -> dict[str, str]:
+    """Each exercise's solution cell (grade_id) mapped to the test cell right below it, in notebook order."""
+    cells = nbformat.read(path, as_version=4).cells
+    return {nbgrader_meta(c)["grade_id"]: nbgrader_meta(after)["grade_id"] for c, after in zip(cells, cells[1:])
+            if c.cell_type == "code" and nbgrader_meta(c).get("solution")}
+
+
 def stream_text(cell: nbformat.NotebookNode) -> str:
     """Everything an executed code cell printed (stdout and stderr)."""
     return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")

@@ -68,6 +68,18 @@ def test_graded_cells_are_locked_tests_with_visible_and_hidden_parts(source):
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=IDS)
+def test_every_exercise_is_followed_by_its_test_cell(source):
+    cells = nbformat.read(source, as_version=4).cells
+    for cell, after in zip(cells, cells[1:] + [None]):
+        if cell.cell_type == "code" and _nbgrader(cell).get("solution"):
+            follows = after is not None and after.cell_type == "code" and _nbgrader(after).get("grade")
+            assert follows, f"{_nbgrader(cell)['grade_id']}: its test cell should come right below it"
+    tests = [c for c in cells if c.cell_type == "code" and _nbgrader(c).get("grade")]
+    solutions = [c for c in cells if c.cell_type == "code" and _nbgrader(c).get("solution")]
+    assert len(tests) == len(solutions), "one test cell per exercise"
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=IDS)
 def test_lecture_cells_are_locked(source):
     cells = nbformat.read(source, as_version=4).cells
     lecture = [c for c in cells if c.cell_type == "markdown" and not _nbgrader(c).get("solution")]

@@ -6,16 +6,13 @@ test_nbgrader_02.py, which takes seconds; test_nbgrader_02.py then runs the same
 from __future__ import annotations
 
 import ast
-import importlib
-import pkgutil
 import re
 
 import pytest
 import torch
 
-import gancourse
-from course_helpers import (REPO, cell_runner, cells_by_id, graded_points, nbgrader_meta, run_in_fast_mode,
-                            stream_text)
+from course_helpers import (REPO, cell_runner, cells_by_id, exercise_tests, graded_points, nbgrader_meta,
+                            run_in_fast_mode, stream_text)
 from gancourse.nbtools import exercise_namespace
 from test_course import exercise_names
 from test_nbgrader_02 import ALTERNATIVES, DISCRIMINATOR, HINTS, MISTAKES
@@ -25,8 +22,7 @@ SOLUTION_02 = REPO / "solutions" / "02_dcgan" / "dcgan.ipynb"
 EXERCISES = ["DCGANGenerator", "DCGANDiscriminator", "weights_init", "slerp", "truncated_noise"]
 POINTS = {"test_dcgan_generator": 3, "test_dcgan_discriminator": 3, "test_weights_init": 2, "test_slerp": 4,
           "test_truncated_noise": 3}
-TEST_OF = {"dcgan_generator": "test_dcgan_generator", "dcgan_discriminator": "test_dcgan_discriminator",
-           "weights_init": "test_weights_init", "slerp": "test_slerp", "truncated_noise": "test_truncated_noise"}
+TEST_OF = exercise_tests(SOLUTION_02)  # solution cell -> the test cell below it
 
 
 # --- structure ----------------------------------------------------------------------------------------------
@@ -36,22 +32,10 @@ def test_points_of_the_source_notebook():
     assert tests == POINTS and sum(tests.values()) == 15 and answers == [2, 2, 2]
 
 
-def test_every_exercise_has_its_test_cell_right_below_it():
-    order = list(cells_by_id(SOLUTION_02))
-    for solution, test in TEST_OF.items():
-        assert order.index(test) == order.index(solution) + 1, f"{test} should follow {solution}"
-
-
 def test_exercises_are_defined_by_the_solution():
     assert exercise_names(SOLUTION_02) == set(EXERCISES)
     namespace = exercise_namespace(SOLUTION_02)
     assert all(callable(namespace[name]) for name in EXERCISES)
-
-
-def test_no_gancourse_module_defines_an_exercise_of_this_notebook():
-    for module in pkgutil.walk_packages(gancourse.__path__, "gancourse."):
-        defined = set(vars(importlib.import_module(module.name))) & set(EXERCISES)
-        assert not defined, f"{module.name} defines {sorted(defined)}"
 
 
 def test_the_training_step_of_notebook_01_comes_back_as_locked_code():

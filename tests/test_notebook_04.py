@@ -40,12 +40,6 @@ def test_points_of_the_source_notebook():
     assert tests == POINTS and sum(tests.values()) == 10 and answers == [2, 2, 2, 2]
 
 
-def test_every_exercise_has_its_test_cell_right_below_it():
-    order = list(cells_by_id(SOLUTION_04))
-    for name in EXERCISES:
-        assert order.index(f"test_{name}") == order.index(name) + 1, f"test_{name} should follow {name}"
-
-
 def test_exercises_are_defined_by_the_solution():
     assert exercise_names(SOLUTION_04) == set(EXERCISES)
     namespace = exercise_namespace(SOLUTION_04)

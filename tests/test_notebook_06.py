@@ -8,14 +8,12 @@ same submissions through nbgrader.
 from __future__ import annotations
 
 import ast
-import importlib
-import pkgutil
 
 import pytest
 import torch
 
-import gancourse
-from course_helpers import REPO, cell_runner, cells_by_id, graded_points, nbgrader_meta, run_in_fast_mode, stream_text
+from course_helpers import (REPO, cell_runner, cells_by_id, exercise_tests, graded_points, nbgrader_meta,
+                            run_in_fast_mode, stream_text)
 from gancourse.nbtools import exercise_namespace
 from test_course import exercise_names
 from test_nbgrader_06 import ALTERNATIVES, HINTS, MISTAKES, MORE_ALTERNATIVES
@@ -25,9 +23,7 @@ EXERCISES = ["UNetGenerator", "PatchDiscriminator", "pix2pix_discriminator_loss"
              "pix2pix_train_step"]
 POINTS = {"test_unet_generator": 3, "test_patch_discriminator": 3, "test_discriminator_loss": 2,
           "test_generator_loss": 2, "test_train_step": 3}
-TEST_OF = {"unet_generator": "test_unet_generator", "patch_discriminator": "test_patch_discriminator",
-           "discriminator_loss": "test_discriminator_loss", "generator_loss": "test_generator_loss",
-           "train_step": "test_train_step"}
+TEST_OF = exercise_tests(SOLUTION_06)  # solution cell -> the test cell below it
 # Mistakes that the visible tests let through and only the hidden tests catch: BCE on a sigmoid, or the log of a
 # sigmoid, is right at moderate logits and breaks only at logits of +-200.
 HIDDEN_ONLY = {"d_loss_bce_on_sigmoid", "d_loss_log_of_sigmoid", "g_loss_bce_on_sigmoid"}
@@ -40,23 +36,10 @@ def test_points_of_the_source_notebook():
     assert tests == POINTS and sum(tests.values()) == 13 and answers == [2, 2, 2]
 
 
-def test_every_exercise_has_its_test_cell_right_below_it():
-    order = list(cells_by_id(SOLUTION_06))
-    for solution, test in TEST_OF.items():
-        assert order.index(test) == order.index(solution) + 1, f"{test} should follow {solution}"
-    assert [order.index(s) for s in TEST_OF] == sorted(order.index(s) for s in TEST_OF), "exercises out of order"
-
-
 def test_exercises_are_defined_by_the_solution():
     assert exercise_names(SOLUTION_06) == set(EXERCISES)
     namespace = exercise_namespace(SOLUTION_06)
     assert all(callable(namespace[name]) for name in EXERCISES)
-
-
-def test_no_gancourse_module_defines_an_exercise_of_this_notebook():
-    for module in pkgutil.walk_packages(gancourse.__path__, "gancourse."):
-        defined = set(vars(importlib.import_module(module.name))) & set(EXERCISES)
-        assert not defined, f"{module.name} defines {sorted(defined)}"
 
 
 def test_given_training_code_is_locked():

@@ -7,13 +7,11 @@ nbgrader.
 from __future__ import annotations
 
 import ast
-import importlib
-import pkgutil
 
 import pytest
 
-import gancourse
-from course_helpers import REPO, cell_runner, cells_by_id, graded_points, nbgrader_meta, run_in_fast_mode, stream_text
+from course_helpers import (REPO, cell_runner, cells_by_id, exercise_tests, graded_points, nbgrader_meta,
+                            run_in_fast_mode, stream_text)
 from gancourse.nbtools import exercise_namespace
 from test_course import exercise_names
 from test_nbgrader_07 import ALTERNATIVES, HINTS, MISTAKES, MORE_ALTERNATIVES, MORE_HINTS, MORE_MISTAKES
@@ -21,8 +19,7 @@ from test_nbgrader_07 import ALTERNATIVES, HINTS, MISTAKES, MORE_ALTERNATIVES, M
 SOLUTION_07 = REPO / "solutions" / "07_cyclegan" / "cyclegan.ipynb"
 EXERCISES = ["cycle_consistency_loss", "identity_loss", "cyclegan_generator_loss", "ImagePool"]
 POINTS = {"test_cycle_loss": 1, "test_identity_loss": 1, "test_generator_loss": 3, "test_image_pool": 3}
-TEST_OF = {"cycle_loss": "test_cycle_loss", "identity_loss": "test_identity_loss",
-           "generator_loss": "test_generator_loss", "image_pool": "test_image_pool"}
+TEST_OF = exercise_tests(SOLUTION_07)  # solution cell -> the test cell below it
 ALL_MISTAKES = {**MISTAKES, **MORE_MISTAKES}
 ALL_HINTS = {**HINTS, **MORE_HINTS}
 # Mistakes that the visible tests let through and only the hidden tests catch: gradients cut by a detach, a pool
@@ -37,23 +34,10 @@ def test_points_of_the_source_notebook():
     assert tests == POINTS and sum(tests.values()) == 8 and answers == [2, 2, 2]
 
 
-def test_every_exercise_has_its_test_cell_right_below_it():
-    order = list(cells_by_id(SOLUTION_07))
-    for solution, test in TEST_OF.items():
-        assert order.index(test) == order.index(solution) + 1, f"{test} should follow {solution}"
-    assert [order.index(s) for s in TEST_OF] == sorted(order.index(s) for s in TEST_OF), "exercises out of order"
-
-
 def test_exercises_are_defined_by_the_solution():
     assert exercise_names(SOLUTION_07) == set(EXERCISES)
     namespace = exercise_namespace(SOLUTION_07)
     assert all(callable(namespace[name]) for name in EXERCISES)
-
-
-def test_no_gancourse_module_defines_an_exercise_of_this_notebook():
-    for module in pkgutil.walk_packages(gancourse.__path__, "gancourse."):
-        defined = set(vars(importlib.import_module(module.name))) & set(EXERCISES)
-        assert not defined, f"{module.name} defines {sorted(defined)}"
 
 
 def test_given_training_code_is_locked():
