@@ -10,7 +10,7 @@ import nbformat
 import pytest
 
 import gancourse
-from course_helpers import REPO
+from course_helpers import REPO, cells_by_id, exercise_tests
 
 SOURCES = sorted((REPO / "solutions").glob("*/*.ipynb"))
 IDS = [p.parent.name for p in SOURCES]
@@ -69,13 +69,13 @@ def test_graded_cells_are_locked_tests_with_visible_and_hidden_parts(source):
 
 @pytest.mark.parametrize("source", SOURCES, ids=IDS)
 def test_every_exercise_is_followed_by_its_test_cell(source):
-    cells = nbformat.read(source, as_version=4).cells
-    for cell, after in zip(cells, cells[1:] + [None]):
-        if cell.cell_type == "code" and _nbgrader(cell).get("solution"):
-            follows = after is not None and after.cell_type == "code" and _nbgrader(after).get("grade")
-            assert follows, f"{_nbgrader(cell)['grade_id']}: its test cell should come right below it"
-    tests = [c for c in cells if c.cell_type == "code" and _nbgrader(c).get("grade")]
-    solutions = [c for c in cells if c.cell_type == "code" and _nbgrader(c).get("solution")]
+    cells, test_of = cells_by_id(source), exercise_tests(source)
+    solutions = [i for i, c in cells.items() if c.cell_type == "code" and _nbgrader(c).get("solution")]
+    for solution in solutions:
+        below = cells.get(test_of.get(solution))
+        follows = below is not None and below.cell_type == "code" and _nbgrader(below).get("grade")
+        assert follows, f"{solution}: its test cell should come right below it"
+    tests = [i for i, c in cells.items() if c.cell_type == "code" and _nbgrader(c).get("grade")]
     assert len(tests) == len(solutions), "one test cell per exercise"
 
 
